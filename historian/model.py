@@ -1,0 +1,132 @@
+"""The historian contract: what a point is, how series are named, what a backend offers.
+
+Every point is one measurement (``telemetry``) with the tags site, line, asset and tag,
+and one field named after the value's kind (``float``, ``int``, ``bool``, ``string``).
+Naming the field after the kind keeps InfluxDB from refusing a write when two tags of
+different types land in the same shard (a field has one type per shard).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from protocols.sample import Value
+
+MEASUREMENT = "telemetry"
+
+
+class ValueKind(StrEnum):
+    FLOAT = "float"
+    INT = "int"
+    BOOL = "bool"
+    STRING = "string"
+
+    @property
+    def numeric(self) -> bool:
+        return self in (ValueKind.FLOAT, ValueKind.INT)
+
+
+def kind_of(value: Value) -> ValueKind:
+    """The field a value is stored in; bool is tested first because bool is an int."""
+    if isinstance(value, bool):
+        return ValueKind.BOOL
+    if isinstance(value, int):
+        return ValueKind.INT
+    if isinstance(value, float):
+        return ValueKind.FLOAT
+    if isinstance(value, str):
+        return ValueKind.STRING
+    raise TypeError(f"unsupported value type {type(value).__name__}: {value!r}")
+
+
+class Aggregate(StrEnum):
+    MEAN = "mean"
+    MIN = "min"
+    MAX = "max"
+    SUM = "sum"
+    LAST = "last"
+    COUNT = "count"
+
+    @property
+    def needs_numbers(self) -> bool:
+        return self in (Aggregate.MEAN, Aggregate.MIN, Aggregate.MAX, Aggregate.SUM)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class SeriesKey:
+    """Where a value comes from: InfluxDB tags site, line, asset and tag."""
+
+    site: str
+    line: str
+    asset: str
+    tag: str
+
+    def __post_init__(self) -> None:
+        for name in ("site", "line", "asset", "tag"):
+            if not getattr(self, name):
+                raise ValueError(f"series key needs a non-empty {name}")
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    key: SeriesKey
+    timestamp_ns: int
+    value: Value
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    key: SeriesKey
+    kind: ValueKind
+    last_timestamp_ns: int
+    last_value: Value
+
+
+class HistorianError(Exception):
+    """A request the historian cannot serve; the message says what and why."""
+
+
+@runtime_checkable
+class Historian(Protocol):
+    """A time-series store. Every backend passes the same contract tests.
+
+    Time ranges are [start_ns, end_ns). With ``window_ns`` the values are aggregated per
+    window aligned to the Unix epoch, each row stamped with its window's start; empty
+    windows are left out. Writing a point whose series and timestamp exist overwrites it
+    (InfluxDB's rule), so re-sending a batch never duplicates.
+    """
+
+    name: str
+
+    def write(self, points: Iterable[Point]) -> int:
+        """Store points; returns how many."""
+        ...
+
+    def write_line_protocol(self, body: str) -> int:
+        """Parse and store line protocol in this platform's schema; returns points written.
+
+        Raises LineProtocolError naming the line on malformed input; nothing from a
+        rejected body is written.
+        """
+        ...
+
+    def list_series(self) -> list[SeriesInfo]:
+        """Every series with its kind and latest value."""
+        ...
+
+    def read(
+        self,
+        key: SeriesKey,
+        start_ns: int,
+        end_ns: int,
+        window_ns: int | None = None,
+        aggregate: Aggregate = Aggregate.MEAN,
+        limit: int | None = None,
+    ) -> list[tuple[int, Value]]:
+        """Timestamps and values in ascending time; at most ``limit`` rows (the first ones)."""
+        ...
+
+    def close(self) -> None: ...

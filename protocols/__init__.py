@@ -1,0 +1,1 @@
+"""Industrial wire protocols: OPC UA and Modbus drivers, register decoding, simulators."""

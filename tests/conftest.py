@@ -1,0 +1,21 @@
+"""Fixtures shared by the whole suite; server fixtures live in their own modules."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+pytest_plugins = ["tests.fixtures_influxd", "tests.fixtures_simulators"]
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
