@@ -89,6 +89,10 @@ class HistorianError(Exception):
     """A request the historian cannot serve; the message says what and why."""
 
 
+class HistorianUnavailable(HistorianError):
+    """The store cannot be reached or failed; the same request may work later."""
+
+
 @runtime_checkable
 class Historian(Protocol):
     """A time-series store. Every backend passes the same contract tests.

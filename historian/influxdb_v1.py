@@ -1,0 +1,182 @@
+"""The historian on InfluxDB's v1 HTTP API: line protocol on /write, InfluxQL on /query.
+
+1.x serves this API natively and 2.x / 3.x through their v1 compatibility endpoints, so
+this one read path works with every InfluxDB a factory runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from itertools import islice
+from typing import Any
+
+import httpx
+
+from historian import influxql
+from historian.base import (
+    HistorianBase,
+    aggregate_result,
+    as_kind,
+    check_aggregate,
+    check_read_arguments,
+)
+from historian.influxdb_databases import create_database_v1
+from historian.line_protocol import encode_points
+from historian.model import (
+    Aggregate,
+    HistorianError,
+    HistorianUnavailable,
+    Point,
+    SeriesInfo,
+    SeriesKey,
+    ValueKind,
+)
+from protocols.sample import Value
+
+# InfluxDB's own advice for write batches; larger bodies gain little and time out sooner.
+WRITE_BATCH_LINES = 5000
+
+
+def _parse_json_int(text: str) -> int | float:
+    # Go writes the float -0.0 as "-0"; keep its sign instead of turning it into int 0.
+    return -0.0 if text == "-0" else int(text)
+
+
+class InfluxV1Historian(HistorianBase):
+    """A historian in one InfluxDB database, spoken to over HTTP (sync httpx client)."""
+
+    name = "influxdb-v1"
+
+    def __init__(
+        self,
+        url: str,
+        database: str,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 10.0,
+        create_database: bool = True,
+    ) -> None:
+        if not database:
+            raise ValueError("InfluxDB historian needs a database name")
+        self.url = url.rstrip("/")
+        self.database = database
+        auth = httpx.BasicAuth(username, password or "") if username else None
+        self._client = httpx.Client(base_url=self.url, auth=auth, timeout=timeout)
+        if create_database:
+            self.ensure_database()
+
+    def ensure_database(self) -> None:
+        create_database_v1(self._client, self.database)
+
+    # --- HTTP --------------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise HistorianUnavailable(f"cannot reach InfluxDB at {self.url}: {exc}") from exc
+        if response.status_code >= 400:
+            # 5xx is the server's trouble and may pass; 4xx is this request's fault.
+            error = HistorianUnavailable if response.status_code >= 500 else HistorianError
+            raise error(f"InfluxDB {path} answered {response.status_code}: {_error_text(response)}")
+        return response
+
+    def _query(self, query: str) -> list[dict[str, Any]]:
+        """The results of each statement; raises HistorianError on any statement's error."""
+        response = self._request(
+            "GET", "/query", params={"db": self.database, "epoch": "ns", "q": query}
+        )
+        payload = json.loads(response.text, parse_int=_parse_json_int)
+        if "error" in payload:
+            raise HistorianError(f"InfluxDB query failed: {payload['error']}")
+        results = payload.get("results", [])
+        for result in results:
+            if "error" in result:
+                raise HistorianError(f"InfluxDB query failed: {result['error']}")
+        return results
+
+    # --- writes ------------------------------------------------------------------------
+
+    def write(self, points: Iterable[Point]) -> int:
+        """Writes in batches; a failed batch raises, and the batches before it stay written."""
+        written = 0
+        iterator = iter(points)
+        while batch := list(islice(iterator, WRITE_BATCH_LINES)):
+            self._request(
+                "POST",
+                "/write",
+                params={"db": self.database, "precision": "ns"},
+                content=encode_points(batch).encode(),
+            )
+            written += len(batch)
+        return written
+
+    # --- reads -------------------------------------------------------------------------
+
+    def _latest(self, key: SeriesKey | None) -> list[SeriesInfo]:
+        results = self._query(influxql.latest_per_series(key))
+        found = []
+        for kind, result in zip(ValueKind, results, strict=True):
+            for series in result.get("series", []):
+                tags = series.get("tags", {})
+                if not all(tags.get(name) for name in ("site", "line", "asset", "tag")):
+                    continue  # written outside this schema; not a series we can name
+                ts, value = series["values"][0][:2]
+                series_key = SeriesKey(tags["site"], tags["line"], tags["asset"], tags["tag"])
+                found.append(SeriesInfo(series_key, kind, ts, as_kind(kind, value)))
+        return found
+
+    def list_series(self) -> list[SeriesInfo]:
+        return sorted(self._latest(None), key=lambda info: (info.key, info.kind.value))
+
+    def _find_kind(self, key: SeriesKey) -> ValueKind | None:
+        """The kind of a key's series; if it ever changed, the kind written most recently."""
+        found = [info for info in self._latest(key) if info.key == key]
+        if not found:
+            return None
+        return max(found, key=lambda info: info.last_timestamp_ns).kind
+
+    def read(
+        self,
+        key: SeriesKey,
+        start_ns: int,
+        end_ns: int,
+        window_ns: int | None = None,
+        aggregate: Aggregate = Aggregate.MEAN,
+        limit: int | None = None,
+    ) -> list[tuple[int, Value]]:
+        aggregate = Aggregate(aggregate)
+        check_read_arguments(start_ns, end_ns, window_ns, limit)
+        if start_ns >= end_ns or limit == 0:
+            return []
+        kind = self._find_kind(key)
+        if kind is None:
+            return []
+        if window_ns is None:
+            query = influxql.select_raw(key, kind, start_ns, end_ns, limit)
+            return [(ts, as_kind(kind, value)) for ts, value in self._rows(query)]
+        check_aggregate(key, kind, aggregate)
+        query = influxql.select_windowed(key, kind, start_ns, end_ns, window_ns, aggregate, limit)
+        return [
+            (ts, aggregate_result(kind, aggregate, value))
+            for ts, value in self._rows(query)
+            if value is not None
+        ]
+
+    def _rows(self, query: str) -> list[list[Any]]:
+        (result,) = self._query(query)
+        rows: list[list[Any]] = []
+        for series in result.get("series", []):
+            rows.extend(series["values"])
+        return rows
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error", response.text)).strip()
+    except ValueError:
+        return response.text.strip()

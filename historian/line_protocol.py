@@ -1,0 +1,302 @@
+"""InfluxDB line protocol in this platform's schema: encode points, parse request bodies.
+
+The escaping follows what InfluxDB 1.x's parser really does (checked against influxd
+1.6.7), because that server is the strictest reader of what we write:
+
+- tag keys, tag values and field keys escape comma, equals and space with a backslash;
+  a backslash before any other character is a literal backslash, so it is not escaped;
+- a tag value cannot end in a backslash (the parser would read ``\\,`` or ``\\ `` as an
+  escaped delimiter) and cannot hold a newline: both are refused with ValueError;
+- string field values escape double quote and backslash, and may hold newlines.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Iterable
+
+from historian.model import MEASUREMENT, HistorianError, Point, SeriesKey, ValueKind
+
+_TAG_NAMES = ("site", "line", "asset", "tag")
+# Tag keys sorted bytewise, as InfluxDB stores them, so the server need not sort.
+_SORTED_TAG_NAMES = tuple(sorted(_TAG_NAMES))
+_KIND_BY_FIELD = {kind.value: kind for kind in ValueKind}
+
+_TAG_ESCAPE = str.maketrans({",": "\\,", "=": "\\=", " ": "\\ "})
+_STRING_ESCAPE = str.maketrans({"\\": "\\\\", '"': '\\"'})
+_KEY_UNESCAPE = re.compile(r"\\([,= ])")
+_STRING_UNESCAPE = re.compile(r'\\([\\"])')
+
+_FLOAT_LITERAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_INT_LITERAL = re.compile(r"[+-]?\d+i")
+_TIMESTAMP_LITERAL = re.compile(r"-?\d+")
+_TRUE = frozenset({"t", "T", "true", "True", "TRUE"})
+_FALSE = frozenset({"f", "F", "false", "False", "FALSE"})
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+class LineProtocolError(HistorianError, ValueError):
+    """A body that is not line protocol in this platform's schema; names the line."""
+
+    def __init__(self, line_number: int, message: str) -> None:
+        super().__init__(f"line {line_number}: {message}")
+        self.line_number = line_number
+        self.message = message
+
+
+def _escape_tag_value(name: str, value: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise ValueError(f"{name} {value!r}: InfluxDB cannot store a line break in a tag value")
+    if value.endswith("\\"):
+        raise ValueError(
+            f"{name} {value!r}: InfluxDB 1.x cannot store a tag value ending in a backslash"
+        )
+    return value.translate(_TAG_ESCAPE)
+
+
+def encode_field(value: object) -> str:
+    """``kind=value`` for one value, e.g. ``float=1.5``, ``int=3i``, ``string="on"``."""
+    if isinstance(value, bool):
+        return "bool=true" if value else "bool=false"
+    if isinstance(value, int):
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise ValueError(f"integer {value} does not fit InfluxDB's 64-bit integers")
+        return f"int={value}i"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"line protocol cannot carry the float {value!r}")
+        # repr is the shortest text that reads back as the same double.
+        return f"float={value!r}"
+    if isinstance(value, str):
+        return f'string="{value.translate(_STRING_ESCAPE)}"'
+    raise TypeError(f"unsupported value type {type(value).__name__}: {value!r}")
+
+
+def encode_point(point: Point) -> str:
+    """One line of line protocol, tags in sorted key order, timestamp in ns."""
+    key = point.key
+    return (
+        f"{MEASUREMENT}"
+        f",asset={_escape_tag_value('asset', key.asset)}"
+        f",line={_escape_tag_value('line', key.line)}"
+        f",site={_escape_tag_value('site', key.site)}"
+        f",tag={_escape_tag_value('tag', key.tag)}"
+        f" {encode_field(point.value)} {int(point.timestamp_ns)}"
+    )
+
+
+def encode_points(points: Iterable[Point]) -> str:
+    """Newline-joined lines, no trailing newline."""
+    return "\n".join(map(encode_point, points))
+
+
+# --- parsing -----------------------------------------------------------------------------
+
+
+def parse_line_protocol(body: str, now_ns: int | None = None) -> list[Point]:
+    """Points from a body in this platform's schema, or LineProtocolError naming the line.
+
+    Blank lines and ``#`` comments are skipped. A point without a timestamp gets
+    ``now_ns`` (default: the current time, one value for the whole body, as InfluxDB does).
+    """
+    points: list[Point] = []
+    now = now_ns
+    pos, line_number, size = 0, 1, len(body)
+    while pos < size:
+        eol = body.find("\n", pos)
+        if eol == -1:
+            eol = size
+        raw = body[pos:eol]
+        text = raw.strip()
+        if not text or text.startswith("#"):
+            pos, line_number = eol + 1, line_number + 1
+            continue
+        if "\\" not in raw and '"' not in raw:
+            key_text, field_text, stamp = _split_plain(text, line_number)
+            end = eol
+        else:
+            key_text, field_text, stamp, end = _split_escaped(body, pos, line_number)
+        if stamp is None:
+            if now is None:
+                now = time.time_ns()
+            timestamp = now
+        else:
+            timestamp = _parse_timestamp(stamp, line_number)
+        key = _parse_key(key_text, line_number)
+        value = _parse_field(field_text, line_number)
+        points.append(Point(key, timestamp, value))
+        line_number += body.count("\n", pos, end) + 1
+        pos = end + 1
+    return points
+
+
+def _split_plain(text: str, line_number: int) -> tuple[str, str, str | None]:
+    """The common case with nothing escaped: three space-separated parts."""
+    parts = text.split()
+    if len(parts) == 1:
+        raise LineProtocolError(line_number, "missing fields after the tags")
+    if len(parts) > 3:
+        raise LineProtocolError(line_number, f"unexpected text after the timestamp: {parts[3]!r}")
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else None
+
+
+def _split_escaped(body: str, pos: int, line_number: int) -> tuple[str, str, str | None, int]:
+    """Key, fields and timestamp of the point at ``pos``; its string fields may span lines.
+
+    Returns the index of the newline (or end of body) that ends the point.
+    """
+    size = len(body)
+    while body[pos] in " \t":
+        pos += 1
+    # Key: up to the first space or newline not preceded by a backslash (InfluxDB's rule).
+    i = pos
+    while i < size:
+        c = body[i]
+        if c == "\n" or (c == " " and body[i - 1] != "\\"):
+            break
+        i += 1
+    key_text = body[pos:i].rstrip("\r")
+    while i < size and body[i] in " \t":
+        i += 1
+    if i >= size or body[i] in "\r\n":
+        raise LineProtocolError(line_number, "missing fields after the tags")
+    # Fields: quoted strings may hold spaces, commas and newlines.
+    start = i
+    quoted = False
+    while i < size:
+        c = body[i]
+        if quoted:
+            if c == "\\":
+                i += 2
+                continue
+            if c == '"':
+                quoted = False
+        elif c == '"':
+            quoted = True
+        elif c in " \n" and body[i - 1] != "\\":
+            break
+        i += 1
+    if quoted:
+        raise LineProtocolError(line_number, "string field value has no closing double quote")
+    field_text = body[start:i].rstrip("\r")
+    eol = body.find("\n", i)
+    if eol == -1:
+        eol = size
+    rest = body[i:eol].split()
+    if len(rest) > 1:
+        raise LineProtocolError(line_number, f"unexpected text after the timestamp: {rest[1]!r}")
+    return key_text, field_text, rest[0] if rest else None, eol
+
+
+def _split_unescaped(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` where it is not preceded by a backslash, as InfluxDB does."""
+    if "\\" not in text:
+        return text.split(sep)
+    parts, start = [], 0
+    for i, c in enumerate(text):
+        if c == sep and (i == 0 or text[i - 1] != "\\"):
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _unescape_key(text: str) -> str:
+    return _KEY_UNESCAPE.sub(r"\1", text) if "\\" in text else text
+
+
+def _parse_key(text: str, line_number: int) -> SeriesKey:
+    measurement, *tag_texts = _split_unescaped(text, ",")
+    measurement = _unescape_key(measurement)
+    if measurement != MEASUREMENT:
+        raise LineProtocolError(
+            line_number, f"measurement must be {MEASUREMENT!r}, got {measurement!r}"
+        )
+    tags: dict[str, str] = {}
+    for tag_text in tag_texts:
+        pair = _split_unescaped(tag_text, "=")
+        if len(pair) != 2:
+            raise LineProtocolError(line_number, f"tag {tag_text!r} is not key=value")
+        name, value = _unescape_key(pair[0]), _unescape_key(pair[1])
+        if name not in _TAG_NAMES:
+            raise LineProtocolError(
+                line_number,
+                f"unexpected tag {name!r}; this schema's tags are site, line, asset and tag",
+            )
+        if name in tags:
+            raise LineProtocolError(line_number, f"tag {name!r} appears twice")
+        if not value:
+            raise LineProtocolError(line_number, f"tag {name!r} has an empty value")
+        tags[name] = value
+    for name in _TAG_NAMES:
+        if name not in tags:
+            raise LineProtocolError(line_number, f"missing tag {name!r}")
+    return SeriesKey(tags["site"], tags["line"], tags["asset"], tags["tag"])
+
+
+def _parse_field(text: str, line_number: int) -> float | int | bool | str:
+    eq = text.find("=")
+    while eq > 0 and text[eq - 1] == "\\":
+        eq = text.find("=", eq + 1)
+    if eq <= 0:
+        raise LineProtocolError(line_number, f"field {text!r} is not key=value")
+    name, literal = _unescape_key(text[:eq]), text[eq + 1 :]
+    kind = _KIND_BY_FIELD.get(name)
+    if kind is None:
+        raise LineProtocolError(
+            line_number, f"field {name!r} is not one of float, int, bool, string"
+        )
+    if kind is ValueKind.STRING:
+        close = _closing_quote(literal)
+        if not literal.startswith('"') or close is None:
+            raise LineProtocolError(
+                line_number, f"field 'string' needs a quoted value, got {literal!r}"
+            )
+        if close != len(literal) - 1:
+            raise LineProtocolError(line_number, "only one field is allowed per line")
+        inner = literal[1:-1]
+        return _STRING_UNESCAPE.sub(r"\1", inner) if "\\" in inner else inner
+    if "," in literal:
+        raise LineProtocolError(line_number, "only one field is allowed per line")
+    if kind is ValueKind.FLOAT:
+        if not _FLOAT_LITERAL.fullmatch(literal):
+            raise LineProtocolError(line_number, f"field 'float' needs a number, got {literal!r}")
+        return float(literal)
+    if kind is ValueKind.INT:
+        if not _INT_LITERAL.fullmatch(literal):
+            raise LineProtocolError(
+                line_number, f"field 'int' needs an integer like 3i, got {literal!r}"
+            )
+        value = int(literal[:-1])
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise LineProtocolError(line_number, f"integer {literal!r} does not fit 64 bits")
+        return value
+    if literal in _TRUE:
+        return True
+    if literal in _FALSE:
+        return False
+    raise LineProtocolError(line_number, f"field 'bool' needs true or false, got {literal!r}")
+
+
+def _closing_quote(literal: str) -> int | None:
+    """Index of the quote that ends a string value starting at 0, skipping escaped pairs."""
+    i = 1
+    while i < len(literal):
+        if literal[i] == "\\":
+            i += 2
+            continue
+        if literal[i] == '"':
+            return i
+        i += 1
+    return None
+
+
+def _parse_timestamp(text: str, line_number: int) -> int:
+    if not _TIMESTAMP_LITERAL.fullmatch(text):
+        raise LineProtocolError(line_number, f"timestamp {text!r} is not an integer of ns")
+    value = int(text)
+    if not _INT64_MIN <= value <= _INT64_MAX:
+        raise LineProtocolError(line_number, f"timestamp {text!r} does not fit 64 bits")
+    return value
