@@ -1,0 +1,324 @@
+"""The edge agent's configuration: pydantic models, and loading a YAML file into them.
+
+Every problem is reported with the file, line and field, all at once, so an integrator
+fixes a config in one pass instead of one error per restart.
+"""
+
+from __future__ import annotations
+
+import difflib
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from edge_agent.config_source import ConfigError, ConfigIssue, Path_, SourceMap, load_yaml
+from historian.durations import parse_duration
+from protocols.registers import register_count
+
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _check_name(value: str) -> str:
+    # InfluxDB cannot store a newline in a tag value, and an empty tag value drops the tag.
+    if not value.strip():
+        raise ValueError("must not be empty")
+    if "\n" in value or "\r" in value:
+        raise ValueError("must not contain a line break")
+    return value
+
+
+Name = Annotated[str, BeforeValidator(lambda v: v if not isinstance(v, int | float) else str(v))]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AgentSection(_Strict):
+    name: str = Field(description="Identifies this agent in logs and in the cloud.")
+    site: str = Field(description="The factory site; the InfluxDB tag 'site' on every point.")
+
+    _names = field_validator("name", "site")(_check_name)
+
+
+class _TagBase(_Strict):
+    name: Name = Field(description="Tag name, unique per asset; the InfluxDB tag 'tag'.")
+    unit: str | None = None
+    asset: Name | None = Field(default=None, description="Overrides the device's asset.")
+    line: Name | None = Field(default=None, description="Overrides the device's line.")
+
+    _names = field_validator("name", "asset", "line")(lambda v: v if v is None else _check_name(v))
+
+
+class OpcUaTagConfig(_TagBase):
+    node: str = Field(description="NodeId, e.g. ns=2;s=Machine1.Temp or ns=3;i=1001.")
+
+
+class ModbusTagConfig(_TagBase):
+    table: Literal["holding", "input"]
+    address: int = Field(ge=0, le=65535, description="Protocol address, starting at 0.")
+    type: Literal["int16", "uint16", "int32", "uint32", "float32"]
+    word_order: Literal["big", "little"] = "big"
+    scale: float = 1.0
+    offset: float = 0.0
+
+
+class _DeviceBase(_Strict):
+    name: str
+    line: Name | None = Field(default=None, description="Default line for the tags.")
+    asset: Name | None = Field(default=None, description="Default asset for the tags.")
+    interval: Seconds = Field(default=1.0, description="Poll interval, aligned to the clock.")
+    timeout: Seconds = Field(default=5.0, description="Longest a read may take.")
+
+    _names = field_validator("name")(_check_name)
+
+
+class OpcUaDeviceConfig(_DeviceBase):
+    protocol: Literal["opcua"]
+    endpoint: str
+    max_nodes_per_read: int = Field(default=1000, ge=1, le=100_000)
+    tags: list[OpcUaTagConfig] = Field(min_length=1)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _opc_tcp(cls, value: str) -> str:
+        if not value.startswith("opc.tcp://"):
+            raise ValueError(f"must start with opc.tcp://, got {value!r}")
+        return value
+
+
+class ModbusDeviceConfig(_DeviceBase):
+    protocol: Literal["modbus"]
+    host: str
+    port: int = Field(default=502, ge=1, le=65535)
+    unit_id: int = Field(default=1, ge=0, le=255)
+    max_gap: int = Field(default=0, ge=0, le=124, description="Registers a merged read may skip.")
+    max_registers: int = Field(default=125, ge=1, le=125)
+    tags: list[ModbusTagConfig] = Field(min_length=1)
+
+
+DeviceConfig = Annotated[OpcUaDeviceConfig | ModbusDeviceConfig, Field(discriminator="protocol")]
+
+
+class SqliteOutputConfig(_Strict):
+    type: Literal["sqlite"]
+    path: str = Field(description="Database file; relative paths start at the config's folder.")
+
+
+class InfluxV1OutputConfig(_Strict):
+    type: Literal["influxdb_v1"]
+    url: str = Field(description="Base URL, e.g. http://127.0.0.1:8086")
+    database: str
+    username: str | None = None
+    password: str | None = None
+    create_database: bool = True
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
+    flush_interval: Seconds = 1.0
+    timeout: Seconds = 10.0
+    max_queue: int = Field(
+        default=1_000_000, ge=1, description="Points held while InfluxDB is away."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value.rstrip("/")
+
+
+OutputConfig = Annotated[SqliteOutputConfig | InfluxV1OutputConfig, Field(discriminator="type")]
+
+
+class AgentConfig(_Strict):
+    agent: AgentSection
+    devices: list[DeviceConfig] = Field(min_length=1)
+    outputs: list[OutputConfig] = Field(min_length=1)
+
+
+# Sections whose model is picked by a discriminator key: pydantic puts the chosen tag
+# into the error location, which is not a key of the file.
+_DISCRIMINATORS = ("protocol", "type")
+
+
+def _data_path(loc: tuple[str | int, ...], data: Any) -> Path_:
+    """The error location as a path in the document, without pydantic's union tags."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        is_union_tag = (
+            isinstance(node, dict)
+            and isinstance(part, str)
+            and part not in node
+            and any(node.get(key) == part for key in _DISCRIMINATORS)
+        )
+        if is_union_tag:
+            continue
+        path.append(part)
+        node = (
+            node.get(part)
+            if isinstance(node, dict)
+            else (
+                node[part]
+                if isinstance(node, list) and isinstance(part, int) and part < len(node)
+                else None
+            )
+        )
+    return tuple(path)
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and part < len(node):
+        return node[part]
+    return None
+
+
+def _allowed_keys(loc: Path_, data: Any) -> list[str]:
+    """Keys valid where an unknown key was found, for a did-you-mean hint."""
+    annotation: Any = AgentConfig
+    node = data
+    for part in loc[:-1]:
+        if isinstance(part, str):
+            model = _model_of(annotation, node)
+            field = model.model_fields.get(part) if model else None
+            if field is None:
+                return []
+            annotation = field.annotation
+        node = _child(node, part)
+    model = _model_of(annotation, node)
+    return list(model.model_fields) if model else []
+
+
+def _model_of(annotation: Any, node: Any) -> Any:
+    """The pydantic model an annotation holds for this node (through lists and unions)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            fields = arg.model_fields
+            tag = next((key for key in _DISCRIMINATORS if key in fields), None)
+            if tag is None:
+                return arg
+            if isinstance(node, dict) and node.get(tag) in typing.get_args(fields[tag].annotation):
+                return arg
+        elif found := _model_of(arg, node):
+            return found
+    return None
+
+
+def _message(error: Mapping[str, Any], path: Path_, data: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(path[-1])
+        hint = difflib.get_close_matches(key, _allowed_keys(path, data), n=1)
+        return f"unknown key '{key}'" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+    if kind == "missing":
+        return f"required key '{path[-1]}' is missing"
+    if kind == "union_tag_invalid":
+        expected = error.get("ctx", {}).get("expected_tags", "")
+        tag = error.get("ctx", {}).get("discriminator", "").strip("'")
+        return (
+            f"{tag} must be one of {expected}, got {error['input'].get(tag)!r}"
+            if isinstance(error["input"], dict)
+            else error["msg"]
+        )
+    if kind == "union_tag_not_found":
+        tag = error.get("ctx", {}).get("discriminator", "").strip("'")
+        return f"required key '{tag}' is missing"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _pydantic_issues(exc: ValidationError, data: Any, source: SourceMap) -> list[ConfigIssue]:
+    issues = []
+    for error in exc.errors():
+        path = _data_path(tuple(error["loc"]), data)
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            tag = error.get("ctx", {}).get("discriminator", "").strip("'")
+            path = (*path, tag) if tag else path
+        issues.append(source.issue(path, _message(error, path, data)))
+    return issues
+
+
+def _semantic_issues(config: AgentConfig, source: SourceMap) -> list[ConfigIssue]:
+    """Rules that span fields: names unique, every tag placed, registers in range."""
+    issues: list[ConfigIssue] = []
+
+    def add(path: Path_, message: str) -> None:
+        issues.append(source.issue(path, message))
+
+    device_names: dict[str, int] = {}
+    series: dict[tuple[str, str, str], Path_] = {}
+    for d, device in enumerate(config.devices):
+        if device.name in device_names:
+            first = source.line_of(("devices", device_names[device.name], "name"))
+            add(
+                ("devices", d, "name"),
+                f"duplicate device name '{device.name}' (first on line {first})",
+            )
+        device_names.setdefault(device.name, d)
+        for t, tag in enumerate(device.tags):
+            path: Path_ = ("devices", d, "tags", t)
+            line, asset = tag.line or device.line, tag.asset or device.asset
+            for what, value in (("asset", asset), ("line", line)):
+                if not value:
+                    add(
+                        (*path, "name"),
+                        f"tag '{tag.name}' has no {what}: set '{what}' on the tag or its device",
+                    )
+            if asset and line:
+                key = (line, asset, tag.name)
+                if key in series:
+                    first = source.line_of((*series[key], "name"))
+                    add(
+                        (*path, "name"),
+                        f"duplicate tag name '{tag.name}' for asset '{asset}'"
+                        f" (first on line {first})",
+                    )
+                series.setdefault(key, path)
+            if isinstance(tag, ModbusTagConfig):
+                last = tag.address + register_count(tag.type) - 1
+                if last > 65535:
+                    add(
+                        (*path, "address"),
+                        f"{tag.type} at {tag.table} register {tag.address}"
+                        f" would end at {last}, past 65535",
+                    )
+    return issues
+
+
+def parse_config(data: Any, source: SourceMap) -> AgentConfig:
+    """Validate loaded YAML data; raises ConfigError listing every problem."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    source.file, 1, "", "the file must be a mapping with agent, devices and outputs"
+                )
+            ]
+        )
+    try:
+        config = AgentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_pydantic_issues(exc, data, source)) from None
+    if issues := _semantic_issues(config, source):
+        raise ConfigError(issues)
+    return config
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> AgentConfig:
+    """Read, expand ``${VAR}`` and validate an agent config file."""
+    data, source = load_yaml(path, environ)
+    return parse_config(data, source)

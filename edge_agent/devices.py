@@ -1,0 +1,89 @@
+"""From a device's config section to a protocol driver and the series its tags feed."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from edge_agent.config import DeviceConfig, ModbusDeviceConfig, OpcUaDeviceConfig
+from historian import SeriesKey
+from protocols.sample import Sample
+
+
+class Driver(Protocol):
+    """What the poller needs from a protocol driver."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+    async def connect(self) -> None: ...
+
+    async def read(self) -> list[Sample]: ...
+
+    async def close(self) -> None: ...
+
+
+def driver_for(device: DeviceConfig) -> Driver:
+    """A driver for the device; imported lazily so an agent loads only what it uses."""
+    if isinstance(device, OpcUaDeviceConfig):
+        from protocols.opcua_driver import OpcUaDriver, OpcUaTag
+
+        return OpcUaDriver(
+            device.endpoint,
+            [
+                OpcUaTag(key, tag.node)
+                for key, tag in zip(_driver_keys(device), device.tags, strict=True)
+            ],
+            timeout=device.timeout,
+            max_nodes_per_read=device.max_nodes_per_read,
+        )
+    if isinstance(device, ModbusDeviceConfig):
+        from protocols.modbus_driver import ModbusDriver, ModbusTag
+
+        return ModbusDriver(
+            device.host,
+            device.port,
+            device.unit_id,
+            [
+                ModbusTag(
+                    key,
+                    tag.table,
+                    tag.address,
+                    tag.type,
+                    tag.word_order,
+                    tag.scale,
+                    tag.offset,
+                )
+                for key, tag in zip(_driver_keys(device), device.tags, strict=True)
+            ],
+            timeout=device.timeout,
+            max_gap=device.max_gap,
+            max_registers=device.max_registers,
+        )
+    raise TypeError(f"no driver for protocol {device.protocol!r}")
+
+
+def _driver_keys(device: DeviceConfig) -> list[str]:
+    """A name per tag that is unique within the device and reads well in driver errors.
+
+    One PLC often serves several assets with the same tag names (three stations, each
+    with a cycle_count), so the driver sees ``ST-01.cycle_count``, not ``cycle_count``.
+    """
+    keys = [f"{tag.asset or device.asset}.{tag.name}" for tag in device.tags]
+    if len(set(keys)) != len(keys):
+        keys = [
+            f"{tag.line or device.line}.{key}" for key, tag in zip(keys, device.tags, strict=True)
+        ]
+    return keys
+
+
+def series_for(device: DeviceConfig, site: str) -> dict[str, SeriesKey]:
+    """Driver tag name → the series it is stored under (the config is validated: all set)."""
+    return {
+        key: SeriesKey(
+            site=site,
+            line=tag.line or device.line or "",
+            asset=tag.asset or device.asset or "",
+            tag=tag.name,
+        )
+        for key, tag in zip(_driver_keys(device), device.tags, strict=True)
+    }

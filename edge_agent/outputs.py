@@ -1,0 +1,133 @@
+"""Where the agent delivers points: the embedded SQLite store and InfluxDB's v1 API."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from edge_agent.config import InfluxV1OutputConfig, OutputConfig, SqliteOutputConfig
+from historian import Point
+from historian.line_protocol import encode_points
+
+log = logging.getLogger(__name__)
+
+
+class OutputUnavailable(Exception):
+    """The output cannot take points now; the same batch is retried later."""
+
+
+class OutputRejected(Exception):
+    """The output refused these points for good (e.g. a field type conflict); retrying
+    would block everything behind them, so they are counted and dropped."""
+
+
+class Output(Protocol):
+    name: str
+
+    async def write(self, points: list[Point]) -> None:
+        """Deliver a batch; raises OutputUnavailable or OutputRejected."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class SqliteOutput:
+    """The embedded store: the same points, written without a text round trip."""
+
+    def __init__(self, path: Path) -> None:
+        from historian.sqlite_store import SqliteHistorian
+
+        self.name = f"sqlite:{path}"
+        self._store = SqliteHistorian(path)
+
+    async def write(self, points: list[Point]) -> None:
+        try:
+            await asyncio.to_thread(self._store.write, points)
+        except Exception as exc:  # disk full, locked database: keep the batch, retry
+            raise OutputUnavailable(f"{self.name}: {exc}") from exc
+
+    async def close(self) -> None:
+        self._store.close()
+
+
+class InfluxV1Output:
+    """InfluxDB's ``/write`` endpoint: 1.x, and 2.x / 3.x through their v1 compatibility.
+
+    Bodies are line protocol, gzip-compressed; a missing database is created on first
+    need when allowed, so an agent can start before InfluxDB is provisioned.
+    """
+
+    def __init__(self, config: InfluxV1OutputConfig) -> None:
+        self.name = f"influxdb_v1:{config.url}/{config.database}"
+        self.config = config
+        auth = (config.username, config.password or "") if config.username else None
+        self._client = httpx.AsyncClient(base_url=config.url, timeout=config.timeout, auth=auth)
+
+    async def write(self, points: list[Point]) -> None:
+        body = gzip.compress(encode_points(points).encode("utf-8"), compresslevel=1)
+        try:
+            response = await self._client.post(
+                "/write",
+                params={"db": self.config.database, "precision": "ns"},
+                content=body,
+                headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
+            )
+        except httpx.HTTPError as exc:
+            raise OutputUnavailable(f"{self.name}: {exc.__class__.__name__}: {exc}") from exc
+        if response.status_code == 204:
+            return
+        error = _error_text(response)
+        if response.status_code == 404 and "database not found" in error:
+            if self.config.create_database:
+                await self._create_database()
+            raise OutputUnavailable(f"{self.name}: {error}")
+        if response.status_code == 400:
+            # InfluxDB 1.x stores the valid points of a batch and reports the others.
+            raise OutputRejected(f"{self.name}: InfluxDB refused points: {error}")
+        if response.status_code in (401, 403):
+            raise OutputUnavailable(
+                f"{self.name}: authentication failed, check username and password: {error}"
+            )
+        raise OutputUnavailable(f"{self.name}: HTTP {response.status_code}: {error}")
+
+    async def _create_database(self) -> None:
+        # Database creation differs per InfluxDB version; the historian keeps that in
+        # one adapter, which is synchronous: run it in a thread, it happens once.
+        from historian import HistorianError
+        from historian.influxdb_databases import create_database_v1
+
+        def create() -> None:
+            with httpx.Client(
+                base_url=self.config.url, timeout=self.config.timeout, auth=self._client.auth
+            ) as client:
+                create_database_v1(client, self.config.database)
+
+        try:
+            await asyncio.to_thread(create)
+        except HistorianError as exc:
+            raise OutputUnavailable(f"{self.name}: {exc}") from exc
+        log.info("created InfluxDB database %r at %s", self.config.database, self.config.url)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error", response.text))
+    except ValueError:
+        return response.text.strip()[:300]
+
+
+def output_for(config: OutputConfig, base_dir: Path) -> Output:
+    if isinstance(config, SqliteOutputConfig):
+        path = Path(config.path)
+        return SqliteOutput(path if path.is_absolute() else base_dir / path)
+    if isinstance(config, InfluxV1OutputConfig):
+        return InfluxV1Output(config)
+    raise TypeError(f"no output for type {config.type!r}")

@@ -1,0 +1,150 @@
+"""One device's poll loop: connect, read on clock-aligned ticks, reconnect with backoff.
+
+Like Home Assistant's DataUpdateCoordinator, one object owns a device's schedule,
+backoff and availability; what it reads goes to a callback that never blocks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from edge_agent.backoff import Backoff
+from edge_agent.config import DeviceConfig
+from edge_agent.devices import Driver, driver_for, series_for
+from historian import Point, SeriesKey
+from protocols.errors import DriverError
+from protocols.sample import Quality, Sample
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollerStats:
+    connected: bool = False
+    reads: int = 0
+    samples: int = 0
+    bad_samples: int = 0
+    overruns: int = 0
+    connection_errors: int = 0
+    last_error: str | None = None
+
+
+def next_tick(now: float, interval: float) -> float:
+    """The next wall-clock multiple of ``interval`` after ``now``.
+
+    Aligned ticks make samples from different devices and agents line up in time, which
+    is what a plant manager expects when comparing two machines on one chart.
+    """
+    return (math.floor(now / interval) + 1) * interval
+
+
+class DevicePoller:
+    def __init__(
+        self,
+        device: DeviceConfig,
+        site: str,
+        deliver: Callable[[list[Point]], None],
+        driver: Driver | None = None,
+    ) -> None:
+        self.device = device
+        self.deliver = deliver
+        self.driver = driver or driver_for(device)
+        self.series: dict[str, SeriesKey] = series_for(device, site)
+        self.stats = PollerStats()
+        self._tag_errors: dict[str, str] = {}
+
+    @property
+    def name(self) -> str:
+        return self.device.name
+
+    async def run(self, stop: asyncio.Event) -> None:
+        backoff = Backoff(initial=0.5, maximum=30.0)
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(self.driver.connect(), timeout=self.device.timeout)
+            except (DriverError, TimeoutError, OSError) as exc:
+                self._connection_lost(exc, "cannot connect")
+                await _sleep(stop, backoff.next_delay())
+                continue
+            self.stats.connected = True
+            log.info("%s: connected to %s", self.name, self.driver.endpoint)
+            backoff.reset()
+            try:
+                await self._poll(stop)
+            except (DriverError, TimeoutError, OSError) as exc:
+                self._connection_lost(exc, "connection lost")
+                await self._close()
+                await _sleep(stop, backoff.next_delay())
+        await self._close()
+
+    async def _poll(self, stop: asyncio.Event) -> None:
+        interval = self.device.interval
+        while not stop.is_set():
+            tick = next_tick(time.time(), interval)
+            if await _sleep(stop, tick - time.time()):
+                return
+            started = time.monotonic()
+            samples = await asyncio.wait_for(self.driver.read(), timeout=self.device.timeout)
+            elapsed = time.monotonic() - started
+            self._handle(samples)
+            if elapsed > interval:
+                self.stats.overruns += 1
+                log.warning(
+                    "%s: read took %.2f s, longer than the %.2f s interval; skipping ticks",
+                    self.name,
+                    elapsed,
+                    interval,
+                )
+
+    def _handle(self, samples: list[Sample]) -> None:
+        self.stats.reads += 1
+        points: list[Point] = []
+        for sample in samples:
+            key = self.series.get(sample.tag)
+            if key is None:
+                continue
+            if sample.quality is Quality.BAD or sample.value is None:
+                self.stats.bad_samples += 1
+                error = sample.error or f"bad quality for tag '{key.tag}'"
+                if self._tag_errors.get(sample.tag) != error:
+                    log.warning("%s: %s", self.name, error)
+                self._tag_errors[sample.tag] = error
+                continue
+            if self._tag_errors.pop(sample.tag, None) is not None:
+                log.info("%s: tag %s reads again", self.name, sample.tag)
+            points.append(Point(key, sample.timestamp_ns, sample.value))
+        self.stats.samples += len(points)
+        if points:
+            self.deliver(points)
+
+    def _connection_lost(self, exc: BaseException, what: str) -> None:
+        message = str(exc) or exc.__class__.__name__
+        if isinstance(exc, TimeoutError):
+            message = f"no answer from {self.driver.endpoint} within {self.device.timeout:g} s"
+        self.stats.connected = False
+        self.stats.connection_errors += 1
+        if message != self.stats.last_error:
+            log.warning("%s: %s: %s", self.name, what, message)
+        self.stats.last_error = message
+
+    async def _close(self) -> None:
+        try:
+            await self.driver.close()
+        except Exception as exc:  # closing a broken connection must never stop the loop
+            log.debug("%s: error while closing: %s", self.name, exc)
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep, waking early on ``stop``; returns True when stopped."""
+    if seconds <= 0:
+        return stop.is_set()
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True
