@@ -1,0 +1,1 @@
+"""The cloud: HTTP API, dashboards and (later) tenants, jobs and analytics behind them."""

@@ -1,0 +1,39 @@
+"""Time arguments of the query API: ISO 8601 instants, ``now``, ``now-15m`` or ``-15m``."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from historian.durations import parse_duration
+
+
+def parse_instant(text: str, now_ns: int | None = None) -> int:
+    """Nanoseconds since the epoch; naive ISO times are taken as UTC.
+
+    Raises ValueError with the accepted forms, so the API can answer 400 with it.
+    """
+    now_ns = time.time_ns() if now_ns is None else now_ns
+    value = text.strip()
+    if value == "now":
+        return now_ns
+    relative = value.removeprefix("now")
+    if relative.startswith("-"):
+        return now_ns - round(parse_duration(relative[1:]) * 1e9)
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"expected an ISO 8601 time (2026-11-29T08:00:00Z), 'now' or 'now-15m', got {text!r}"
+        ) from None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    delta = instant - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def format_instant(timestamp_ns: int) -> str:
+    """ISO 8601 in UTC with nanoseconds, e.g. 2026-11-29T08:00:00.123456789Z."""
+    seconds, nanos = divmod(timestamp_ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{nanos:09d}Z"
