@@ -1,0 +1,3 @@
+from mingzhou.cli import app
+
+app(prog_name="mingzhou")

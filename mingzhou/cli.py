@@ -1,0 +1,83 @@
+"""The ``mingzhou`` command. Heavy imports happen inside commands, so ``--help`` is quick."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from mingzhou import __version__
+from mingzhou.cloud_commands import app as cloud_app
+from mingzhou.edge_commands import app as edge_app
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Mingzhou: edge agents for OPC UA and Modbus PLCs, a historian and a cloud.",
+    pretty_exceptions_enable=False,
+)
+app.add_typer(edge_app, name="edge")
+app.add_typer(cloud_app, name="cloud")
+
+INDUSTRIES = ("mold", "appliance", "petrochem")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(__version__)
+
+
+@app.command()
+def sim(
+    industry: Annotated[
+        str, typer.Option(help="mold (OPC UA), appliance or petrochem (Modbus TCP).")
+    ],
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")],
+    host: Annotated[str, typer.Option(help="Address to bind; loopback by default.")] = "127.0.0.1",
+    print_config: Annotated[
+        bool, typer.Option("--print-config", help="Print an edge-agent config for it and exit.")
+    ] = False,
+) -> None:
+    """Run one simulated factory's PLC until Ctrl-C."""
+    if industry not in INDUSTRIES:
+        raise typer.BadParameter(f"must be one of {', '.join(INDUSTRIES)}", param_hint="--industry")
+    from protocols.simulators import PLANTS, run_simulator
+
+    plant = PLANTS[industry]
+    if print_config:
+        import yaml
+
+        print(yaml.safe_dump(plant.agent_config(host, port), sort_keys=False, allow_unicode=True))
+        return
+    from mingzhou.runtime import configure_logging, run_until_signalled
+
+    configure_logging()
+
+    async def main(stop: asyncio.Event) -> None:
+        await run_simulator(industry, host, port, stop)
+
+    print(
+        f"simulated {industry} PLC ({plant.protocol}) on {host}:{port}; Ctrl-C stops it", flush=True
+    )
+    run_until_signalled(main)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port of the cloud and its dashboard.")] = 8000,
+    data_dir: Annotated[
+        str, typer.Option(help="Where the demo keeps its store and configs.")
+    ] = ".demo",
+    plc_base_port: Annotated[
+        int, typer.Option(help="First of three ports for the simulated PLCs.")
+    ] = 4840,
+) -> None:
+    """Three simulated factories, their edge agents, the store and the cloud, until Ctrl-C."""
+    from mingzhou.demo import run_demo
+
+    run_demo(cloud_port=port, data_dir=data_dir, plc_base_port=plc_base_port)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,144 @@
+"""`mingzhou demo`: starts, shows the three factories' live values in the API and in a
+real browser, and stops cleanly on Ctrl-C (SIGINT)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from protocols.simulators import PLANTS
+from tests.conftest import free_port
+
+STARTUP_BUDGET_S = 60  # generous: CI machines are shared; the figure is printed, not asserted
+
+
+@dataclass
+class RunningDemo:
+    process: subprocess.Popen[str]
+    url: str
+    log: Path
+    started: float
+
+
+def _free_block(count: int) -> int:
+    """The first of ``count`` consecutive free ports."""
+    while True:
+        first = free_port()
+        if first + count < 65535 and all(_is_free(first + i) for i in range(count)):
+            return first
+
+
+def _is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDemo]:
+    data_dir = tmp_path_factory.mktemp("demo")
+    port, plc_port = free_port(), _free_block(3)
+    log = data_dir / "demo.log"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mingzhou",
+            "demo",
+            "--port",
+            str(port),
+            "--plc-base-port",
+            str(plc_port),
+            "--data-dir",
+            str(data_dir),
+        ],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    running = RunningDemo(process, f"http://127.0.0.1:{port}", log, time.monotonic())
+    yield running
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def _sites_with_fresh_values(url: str) -> dict[str, int]:
+    """Latest timestamp per site, from the API."""
+    latest: dict[str, int] = {}
+    for series in httpx.get(f"{url}/api/series", timeout=5).json():
+        latest[series["site"]] = max(latest.get(series["site"], 0), series["last_timestamp_ns"])
+    return latest
+
+
+def test_demo_serves_all_three_factories_with_changing_values(demo: RunningDemo) -> None:
+    sites = {plant.site for plant in PLANTS.values()}
+    deadline = demo.started + STARTUP_BUDGET_S
+    first: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        assert demo.process.poll() is None, demo.log.read_text()
+        try:
+            first = _sites_with_fresh_values(demo.url)
+        except httpx.HTTPError:
+            first = {}
+        if set(first) >= sites:
+            break
+        time.sleep(0.5)
+    assert set(first) >= sites, f"sites seen: {sorted(first)}\n{demo.log.read_text()}"
+    print(f"\nall three factories in the API {time.monotonic() - demo.started:.1f} s after start")
+    time.sleep(3)
+    later = _sites_with_fresh_values(demo.url)
+    assert all(later[site] > first[site] for site in sites), (first, later)
+    health = httpx.get(f"{demo.url}/health", timeout=5).json()
+    assert health["status"] == "ok" and health["series"] >= sum(
+        len(p.points) for p in PLANTS.values()
+    )
+    banner = demo.log.read_text()
+    assert f"{demo.url}/" in banner and "Press Ctrl-C to stop." in banner
+
+
+@pytest.mark.browser
+def test_dashboard_draws_every_factory_in_chromium(demo: RunningDemo, artifacts: Path) -> None:
+    from tests.browser import open_page
+
+    with open_page(f"{demo.url}/") as page:
+        page.wait_for_function(
+            """() => {
+                const plots = [...document.querySelectorAll('.js-plotly-plot')];
+                return plots.length >= 9 && plots.every(gd => gd.data.every(t => t.x.length > 1));
+            }""",
+            timeout=45_000,
+        )
+        titles = page.eval_on_selector_all(".site h2", "els => els.map(e => e.textContent)")
+        assert {t.split()[0] for t in titles} == {p.site for p in PLANTS.values()}
+        before = page.eval_on_selector_all(".tile .value", "els => els.map(e => e.textContent)")
+        page.wait_for_timeout(4000)
+        after = page.eval_on_selector_all(".tile .value", "els => els.map(e => e.textContent)")
+        changed = sum(a != b for a, b in zip(before, after, strict=True))
+        assert changed >= 5, (before, after)
+        page.screenshot(path=str(artifacts / "demo-dashboard.png"), full_page=True)
+        assert page.errors == [], page.errors
+        assert "live" in page.text_content("#status")
+
+
+def test_demo_stops_cleanly_on_ctrl_c(demo: RunningDemo) -> None:
+    demo.process.send_signal(signal.SIGINT)
+    assert demo.process.wait(timeout=30) == 0
+    output = demo.log.read_text()
+    assert "demo stopped" in output
+    assert "Traceback" not in output, output
