@@ -1,4 +1,4 @@
-"""A real influxd (Debian's influxdb 1.6.7) on loopback for the whole test session."""
+"""A real influxd (Debian's influxdb 1.6.7) on loopback: how to run one, and the fixture."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,14 +101,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxdServer]:
-    if not INFLUXD.exists():
-        # A missing server is a broken test machine, not a reason to skip the backend.
-        pytest.fail(
-            f"{INFLUXD} is missing: run `make test`, which installs Debian's influxdb package"
-        )
-    root = tmp_path_factory.mktemp("influxd")
+@contextmanager
+def run_influxd(root: Path) -> Iterator[InfluxdServer]:
+    """influxd on two free loopback ports with all its data under ``root``; stopped after."""
     http_port = free_port()
     rpc_port = free_port()
     while rpc_port == http_port:
@@ -129,3 +125,14 @@ def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxdServer]
         yield server
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxdServer]:
+    if not INFLUXD.exists():
+        # A missing server is a broken test machine, not a reason to skip the backend.
+        pytest.fail(
+            f"{INFLUXD} is missing: run `make test`, which installs Debian's influxdb package"
+        )
+    with run_influxd(tmp_path_factory.mktemp("influxd")) as server:
+        yield server

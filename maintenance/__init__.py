@@ -1,0 +1,1 @@
+"""Predictive maintenance: features, models, predictions, alerts and work orders."""

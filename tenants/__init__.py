@@ -1,0 +1,1 @@
+"""Tenants, industry clouds, plans and quotas, users and roles, and TenantScope."""
