@@ -34,6 +34,8 @@ def _check_name(value: str) -> str:
         raise ValueError("must not be empty")
     if "\n" in value or "\r" in value:
         raise ValueError("must not contain a line break")
+    if value.endswith("\\"):
+        raise ValueError("must not end with a backslash (InfluxDB cannot store that)")
     return value
 
 

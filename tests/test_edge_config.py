@@ -213,3 +213,25 @@ def test_generated_plant_configs_are_valid(tmp_path: Path, industry: str) -> Non
     config = load_config(path, {})
     assert config.agent.site == plant.site
     assert sum(len(d.tags) for d in config.devices) == len(plant.points)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ('"st-01\\\\"', "must not end with a backslash"),
+        ('"st\\n01"', "must not contain a line break"),
+        ('"  "', "must not be empty"),
+    ],
+)
+def test_names_influxdb_cannot_store_are_refused(tmp_path: Path, name: str, message: str) -> None:
+    errors = errors_of(write(tmp_path, GOOD.replace("    asset: st-01\n", f"    asset: {name}\n")))
+    assert errors == [
+        f"{tmp_path / 'agent.yaml'}:10: devices[0].asset: {message}"
+        + errors[0].split(message, 1)[1]
+    ]
+
+
+def test_hostile_but_storable_names_are_accepted(tmp_path: Path) -> None:
+    text = GOOD.replace("    asset: st-01\n", "    asset: 'st 01, \"A\"=x 中文 SELECT'\n")
+    config = load_config(write(tmp_path, text), {"INFLUX_PASSWORD": "x"})
+    assert config.devices[0].asset == 'st 01, "A"=x 中文 SELECT'

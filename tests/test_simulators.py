@@ -131,7 +131,16 @@ def test_agent_config_shape(key: str) -> None:
         assert device["endpoint"] == "opc.tcp://127.0.0.1:1234"
         tag_keys = ["name", "asset", "line", "unit", "node"]
     else:
-        assert list(device) == ["name", "protocol", "host", "port", "unit_id", "max_gap", "interval", "tags"]
+        assert list(device) == [
+            "name",
+            "protocol",
+            "host",
+            "port",
+            "unit_id",
+            "max_gap",
+            "interval",
+            "tags",
+        ]
         assert (device["host"], device["port"], device["unit_id"]) == ("127.0.0.1", 1234, 1)
         tag_keys = [
             "name", "asset", "line", "unit", "table", "address", "type", "word_order",
