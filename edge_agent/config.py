@@ -39,6 +39,10 @@ def _check_name(value: str) -> str:
     return value
 
 
+def _check_optional_name(value: str | None) -> str | None:
+    return None if value is None else _check_name(value)
+
+
 Name = Annotated[str, BeforeValidator(lambda v: v if not isinstance(v, int | float) else str(v))]
 
 
@@ -82,7 +86,8 @@ class _DeviceBase(_Strict):
     interval: Seconds = Field(default=1.0, description="Poll interval, aligned to the clock.")
     timeout: Seconds = Field(default=5.0, description="Longest a read may take.")
 
-    _names = field_validator("name")(_check_name)
+    _name = field_validator("name")(_check_name)
+    _place = field_validator("asset", "line")(_check_optional_name)
 
 
 class OpcUaDeviceConfig(_DeviceBase):
