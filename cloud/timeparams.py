@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 
 from historian.durations import parse_duration
+
+_FRACTION = re.compile(
+    r"^(?P<base>\d{4}-\d\d-\d\d(?:[T ]\d\d:\d\d(?::\d\d)?)?)"
+    r"(?:\.(?P<fraction>\d{1,9}))?(?P<zone>Z|[+-]\d\d:?\d\d)?$"
+)
 
 
 def parse_instant(text: str, now_ns: int | None = None) -> int:
@@ -20,8 +26,15 @@ def parse_instant(text: str, now_ns: int | None = None) -> int:
     relative = value.removeprefix("now")
     if relative.startswith("-"):
         return now_ns - round(parse_duration(relative[1:]) * 1e9)
+    # datetime keeps microseconds; the API hands out nanoseconds, so the fraction is
+    # split off and added back exactly.
+    match = _FRACTION.match(value)
     try:
-        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if match is None:
+            raise ValueError
+        instant = datetime.fromisoformat(
+            match["base"] + (match["zone"] or "").replace("Z", "+00:00")
+        )
     except ValueError:
         raise ValueError(
             f"expected an ISO 8601 time (2026-11-29T08:00:00Z), 'now' or 'now-15m', got {text!r}"
@@ -29,7 +42,8 @@ def parse_instant(text: str, now_ns: int | None = None) -> int:
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
     delta = instant - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+    nanos = int((match["fraction"] or "0").ljust(9, "0")[:9])
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + nanos
 
 
 def format_instant(timestamp_ns: int) -> str:

@@ -22,8 +22,10 @@ from historian.base import (
     check_read_arguments,
 )
 from historian.influxdb_databases import create_database_v1
+from historian.influxql import quote_ident
 from historian.line_protocol import encode_points
 from historian.model import (
+    MEASUREMENT,
     Aggregate,
     HistorianError,
     HistorianUnavailable,
@@ -41,6 +43,10 @@ WRITE_BATCH_LINES = 5000
 def _parse_json_int(text: str) -> int | float:
     # Go writes the float -0.0 as "-0"; keep its sign instead of turning it into int 0.
     return -0.0 if text == "-0" else int(text)
+
+
+class _DatabaseMissing(HistorianError):
+    """The database does not exist (yet); for reads that means no data."""
 
 
 class InfluxV1Historian(HistorianBase):
@@ -63,11 +69,13 @@ class InfluxV1Historian(HistorianBase):
         self.database = database
         auth = httpx.BasicAuth(username, password or "") if username else None
         self._client = httpx.Client(base_url=self.url, auth=auth, timeout=timeout)
-        if create_database:
-            self.ensure_database()
+        # Created on the first write, not here: a reader (the cloud) must start and answer
+        # 503 while InfluxDB is away, and has no reason to create anything.
+        self._create_database = create_database
 
     def ensure_database(self) -> None:
         create_database_v1(self._client, self.database)
+        self._create_database = False
 
     # --- HTTP --------------------------------------------------------------------------
 
@@ -91,15 +99,23 @@ class InfluxV1Historian(HistorianBase):
         if "error" in payload:
             raise HistorianError(f"InfluxDB query failed: {payload['error']}")
         results = payload.get("results", [])
-        for result in results:
-            if "error" in result:
-                raise HistorianError(f"InfluxDB query failed: {result['error']}")
+        errors = [result["error"] for result in results if "error" in result]
+        if any("database not found" in error for error in errors):
+            raise _DatabaseMissing(f"InfluxDB has no database {self.database!r}")
+        if errors == ["not executed"] and ";" in query:
+            # InfluxDB 1.x answers a multi-statement query on a missing database with
+            # only "not executed"; a single statement names the real cause.
+            self._query(f"SELECT last(*) FROM {quote_ident(MEASUREMENT)}")
+        if errors:
+            raise HistorianError(f"InfluxDB query failed: {errors[0]}")
         return results
 
     # --- writes ------------------------------------------------------------------------
 
     def write(self, points: Iterable[Point]) -> int:
         """Writes in batches; a failed batch raises, and the batches before it stay written."""
+        if self._create_database:
+            self.ensure_database()
         written = 0
         iterator = iter(points)
         while batch := list(islice(iterator, WRITE_BATCH_LINES)):
@@ -115,7 +131,10 @@ class InfluxV1Historian(HistorianBase):
     # --- reads -------------------------------------------------------------------------
 
     def _latest(self, key: SeriesKey | None) -> list[SeriesInfo]:
-        results = self._query(influxql.latest_per_series(key))
+        try:
+            results = self._query(influxql.latest_per_series(key))
+        except _DatabaseMissing:
+            return []  # nothing written yet: no series, as in an empty SQLite store
         found = []
         for kind, result in zip(ValueKind, results, strict=True):
             for series in result.get("series", []):

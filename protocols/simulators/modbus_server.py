@@ -26,9 +26,7 @@ def _register_block(size: int) -> list[SimData]:
     return [SimData(address=0, count=size, values=0, datatype=DataType.REGISTERS)]
 
 
-def build_registers(
-    plant: Plant, snapshot: dict[tuple[str, str], Value], table: str
-) -> list[int]:
+def build_registers(plant: Plant, snapshot: dict[tuple[str, str], Value], table: str) -> list[int]:
     """The whole table from address 0, reserved registers zero, from one model snapshot."""
     registers = [0] * plant.table_size(table)
     for p in plant.points:
