@@ -102,9 +102,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @contextmanager
-def run_influxd(root: Path) -> Iterator[InfluxdServer]:
-    """influxd on two free loopback ports with all its data under ``root``; stopped after."""
-    http_port = free_port()
+def run_influxd(root: Path, http_port: int | None = None) -> Iterator[InfluxdServer]:
+    """influxd on loopback (a free HTTP port unless given) with its data under ``root``."""
+    http_port = http_port or free_port()
     rpc_port = free_port()
     while rpc_port == http_port:
         rpc_port = free_port()
