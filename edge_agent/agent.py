@@ -7,9 +7,9 @@ import logging
 import time
 from pathlib import Path
 
-from edge_agent.config import AgentConfig, InfluxV1OutputConfig
+from edge_agent.config import AgentConfig, InfluxV1OutputConfig, OutputConfig
 from edge_agent.forwarder import Forwarder
-from edge_agent.outputs import Output, output_for
+from edge_agent.outputs import Output, OutputSetupError, output_for
 from edge_agent.poller import DevicePoller
 from historian import Point
 
@@ -28,7 +28,9 @@ class EdgeAgent:
         """``base_dir`` anchors relative paths in the config (its folder, usually)."""
         self.config = config
         if outputs is None:
-            self.forwarders = [_forwarder(output_for(c, base_dir), c) for c in config.outputs]
+            self.forwarders = [
+                _forwarder(_open_output(i, c, base_dir), c) for i, c in enumerate(config.outputs)
+            ]
         else:  # handed in by an embedding program (the demo) instead of the config's
             self.forwarders = [Forwarder(output) for output in outputs]
         self.pollers = [
@@ -66,6 +68,13 @@ class EdgeAgent:
             for forwarder in self.forwarders:
                 await forwarder.output.close()
             log.info("agent %s stopped", self.config.agent.name)
+
+
+def _open_output(index: int, config: OutputConfig, base_dir: Path) -> Output:
+    try:
+        return output_for(config, base_dir)
+    except OutputSetupError as exc:
+        raise OutputSetupError(f"outputs[{index}] ({config.type}): {exc}") from None
 
 
 def _forwarder(output: Output, config: object) -> Forwarder:

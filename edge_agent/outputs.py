@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Protocol
 
@@ -26,6 +27,10 @@ class OutputRejected(Exception):
     would block everything behind them, so they are counted and dropped."""
 
 
+class OutputSetupError(Exception):
+    """An output that cannot even be opened (a store path that cannot be created)."""
+
+
 class Output(Protocol):
     name: str
 
@@ -43,7 +48,11 @@ class SqliteOutput:
         from historian.sqlite_store import SqliteHistorian
 
         self.name = f"sqlite:{path}"
-        self._store = SqliteHistorian(path)
+        try:
+            self._store = SqliteHistorian(path)
+        except (OSError, sqlite3.Error) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise OutputSetupError(f"cannot open the SQLite store {path}: {reason}") from None
 
     async def write(self, points: list[Point]) -> None:
         try:

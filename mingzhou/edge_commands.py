@@ -45,11 +45,16 @@ def run(
 ) -> None:
     """Poll the configured devices and forward to the outputs until Ctrl-C or SIGTERM."""
     from edge_agent.agent import EdgeAgent
+    from edge_agent.outputs import OutputSetupError
     from mingzhou.runtime import configure_logging, run_until_signalled
 
     agent_config = _load_or_exit(config)
     configure_logging(log_level)
-    agent = EdgeAgent(agent_config, base_dir=config.resolve().parent)
+    try:
+        agent = EdgeAgent(agent_config, base_dir=config.resolve().parent)
+    except OutputSetupError as exc:
+        print(f"{config}: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
 
     async def main(stop: asyncio.Event) -> None:
         await agent.run(stop)

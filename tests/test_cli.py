@@ -132,3 +132,28 @@ def test_option_mistakes_and_busy_ports_are_one_line(
     assert result.returncode == code, result.stderr
     assert message.format(**fill) in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_edge_run_with_a_store_it_cannot_open_says_which_output(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        "agent: {name: a, site: s}\n"
+        "devices:\n"
+        "  - {name: d, protocol: modbus, host: 127.0.0.1, line: l, asset: a,\n"
+        "     tags: [{name: t, table: input, address: 0, type: int16}]}\n"
+        f"outputs:\n  - {{type: sqlite, path: {blocker}/store.db}}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mingzhou", "edge", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        f"{config}: outputs[0] (sqlite): cannot open the SQLite store {blocker}/store.db: "
+    ), line
+    assert "Traceback" not in result.stderr
