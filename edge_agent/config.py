@@ -7,8 +7,10 @@ fixes a config in one pass instead of one error per restart.
 from __future__ import annotations
 
 import difflib
+import re
 import typing
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -46,6 +48,50 @@ def _check_optional_name(value: str | None) -> str | None:
 Name = Annotated[str, BeforeValidator(lambda v: v if not isinstance(v, int | float) else str(v))]
 
 
+@dataclass(frozen=True, slots=True)
+class Deadband:
+    """Report by exception: an absolute change, or a percentage of the last value sent."""
+
+    amount: float
+    percent: bool
+
+    def exceeded(self, last: float, value: float) -> bool:
+        limit = abs(last) * self.amount / 100 if self.percent else self.amount
+        return abs(value - last) > limit
+
+
+def _parse_deadband(value: object) -> Deadband:
+    if isinstance(value, Deadband):
+        return value
+    text = str(value).strip()
+    percent = text.endswith("%")
+    try:
+        amount = float(text.removesuffix("%"))
+    except ValueError:
+        raise ValueError(f"expected a number (0.5) or a percentage ('2%'), got {value!r}") from None
+    if amount < 0:
+        raise ValueError(f"a deadband cannot be negative, got {value!r}")
+    return Deadband(amount, percent)
+
+
+Deadband_ = Annotated[Deadband, BeforeValidator(_parse_deadband)]
+
+_SIZE_UNITS = {"": 1, "B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+
+
+def parse_size(value: object) -> int:
+    """Bytes from ``512MB``, ``2 GB`` or a plain number of bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?B?)\s*", str(value).upper())
+    if match is None or isinstance(value, bool):
+        raise ValueError(f"expected a size such as 500MB or 2GB, got {value!r}")
+    return int(
+        float(match.group(1)) * _SIZE_UNITS[match.group(2) if match.group(2) != "K" else "KB"]
+    )
+
+
+Bytes = Annotated[int, BeforeValidator(parse_size)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -62,8 +108,12 @@ class _TagBase(_Strict):
     unit: str | None = None
     asset: Name | None = Field(default=None, description="Overrides the device's asset.")
     line: Name | None = Field(default=None, description="Overrides the device's line.")
+    deadband: Deadband_ | None = Field(
+        default=None, description="Send only changes larger than this (e.g. 0.5 or '2%')."
+    )
 
-    _names = field_validator("name", "asset", "line")(lambda v: v if v is None else _check_name(v))
+    _name = field_validator("name")(_check_name)
+    _place = field_validator("asset", "line")(_check_optional_name)
 
 
 class OpcUaTagConfig(_TagBase):
@@ -85,6 +135,9 @@ class _DeviceBase(_Strict):
     asset: Name | None = Field(default=None, description="Default asset for the tags.")
     interval: Seconds = Field(default=1.0, description="Poll interval, aligned to the clock.")
     timeout: Seconds = Field(default=5.0, description="Longest a read may take.")
+    heartbeat: Seconds = Field(
+        default=60.0, description="With a deadband, an unchanged value is still sent this often."
+    )
 
     _name = field_validator("name")(_check_name)
     _place = field_validator("asset", "line")(_check_optional_name)
@@ -117,24 +170,19 @@ class ModbusDeviceConfig(_DeviceBase):
 DeviceConfig = Annotated[OpcUaDeviceConfig | ModbusDeviceConfig, Field(discriminator="protocol")]
 
 
-class SqliteOutputConfig(_Strict):
+class _OutputBase(_Strict):
+    batch_size: int = Field(default=5000, ge=1, le=100_000, description="Points per write.")
+    flush_interval: Seconds = Field(default=1.0, description="Longest a point waits to be sent.")
+
+
+class SqliteOutputConfig(_OutputBase):
     type: Literal["sqlite"]
     path: str = Field(description="Database file; relative paths start at the config's folder.")
 
 
-class InfluxV1OutputConfig(_Strict):
-    type: Literal["influxdb_v1"]
+class _HttpOutputBase(_OutputBase):
     url: str = Field(description="Base URL, e.g. http://127.0.0.1:8086")
-    database: str
-    username: str | None = None
-    password: str | None = None
-    create_database: bool = True
-    batch_size: int = Field(default=5000, ge=1, le=100_000)
-    flush_interval: Seconds = 1.0
     timeout: Seconds = 10.0
-    max_queue: int = Field(
-        default=1_000_000, ge=1, description="Points held while InfluxDB is away."
-    )
 
     @field_validator("url")
     @classmethod
@@ -144,13 +192,52 @@ class InfluxV1OutputConfig(_Strict):
         return value.rstrip("/")
 
 
-OutputConfig = Annotated[SqliteOutputConfig | InfluxV1OutputConfig, Field(discriminator="type")]
+class InfluxV1OutputConfig(_HttpOutputBase):
+    """InfluxDB's /write: 1.x, and 2.x / 3.x through their v1 compatibility endpoints."""
+
+    type: Literal["influxdb_v1"]
+    database: str
+    username: str | None = None
+    password: str | None = None
+    create_database: bool = True
+
+
+class InfluxV2OutputConfig(_HttpOutputBase):
+    """InfluxDB 2.x / 3.x / Cloud through the influxdb-client library's write API."""
+
+    type: Literal["influxdb_v2"]
+    token: str
+    org: str
+    bucket: str
+
+
+OutputConfig = Annotated[
+    SqliteOutputConfig | InfluxV1OutputConfig | InfluxV2OutputConfig, Field(discriminator="type")
+]
+
+
+class BufferConfig(_Strict):
+    path: str | None = Field(
+        default=None, description="Buffer file; default <agent name>.buffer.db beside the config."
+    )
+    max_size: Bytes = Field(default=1 << 30, ge=1 << 16, description="Oldest dropped beyond this.")
+    max_age: Seconds = Field(default=7 * 86400.0, description="Oldest dropped beyond this age.")
+    sync: Literal["normal", "full"] = Field(
+        default="normal", description="full: fsync each poll cycle (survives power loss)."
+    )
+
+
+class StatusConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=9180, ge=0, le=65535, description="0 turns the status server off.")
 
 
 class AgentConfig(_Strict):
     agent: AgentSection
     devices: list[DeviceConfig] = Field(min_length=1)
     outputs: list[OutputConfig] = Field(min_length=1)
+    buffer: BufferConfig = BufferConfig()
+    status: StatusConfig = StatusConfig()
 
 
 # Sections whose model is picked by a discriminator key: pydantic puts the chosen tag

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from edge_agent.config import DeviceConfig, ModbusDeviceConfig, OpcUaDeviceConfig
 from historian import SeriesKey
@@ -74,6 +74,13 @@ def _driver_keys(device: DeviceConfig) -> list[str]:
             f"{tag.line or device.line}.{key}" for key, tag in zip(keys, device.tags, strict=True)
         ]
     return keys
+
+
+def tag_settings(device: DeviceConfig, field: str) -> dict[str, Any]:
+    """Driver tag name → one per-tag setting (e.g. its deadband)."""
+    return {
+        key: getattr(tag, field) for key, tag in zip(_driver_keys(device), device.tags, strict=True)
+    }
 
 
 def series_for(device: DeviceConfig, site: str) -> dict[str, SeriesKey]:

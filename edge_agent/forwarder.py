@@ -1,7 +1,9 @@
-"""Per-output queue: batches points, retries with backoff, drops oldest on overflow.
+"""One forwarder per output: drains the durable buffer from that output's cursor.
 
-Each output has its own forwarder, so a slow InfluxDB never holds back the SQLite store.
-This queue is in memory; points still queued when the process dies are lost.
+Batches leave when they reach ``batch_size`` points or their oldest row has waited
+``flush_interval``; after an outage full batches follow each other with no pause, so a
+backlog drains at the output's full speed while pollers keep appending live data.
+A batch is acknowledged (and may leave the disk) only after the output accepted it.
 """
 
 from __future__ import annotations
@@ -9,12 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from dataclasses import dataclass
 
 from edge_agent.backoff import Backoff
+from edge_agent.buffer import Batch, StoreAndForwardBuffer
 from edge_agent.outputs import Output, OutputRejected, OutputUnavailable
-from historian import Point
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,9 @@ log = logging.getLogger(__name__)
 class ForwarderStats:
     delivered: int = 0
     rejected: int = 0
-    dropped: int = 0
+    writes: int = 0
     failures: int = 0
+    write_seconds: float = 0.0
     last_error: str | None = None
 
 
@@ -32,71 +34,64 @@ class Forwarder:
     def __init__(
         self,
         output: Output,
+        buffer: StoreAndForwardBuffer,
         batch_size: int = 5000,
         flush_interval: float = 1.0,
-        max_queue: int = 1_000_000,
     ) -> None:
         self.output = output
+        self.buffer = buffer
         self.batch_size = batch_size
         self.flush_interval = flush_interval
-        self.max_queue = max_queue
         self.stats = ForwarderStats()
-        self._queue: deque[Point] = deque()
-        self._ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._arrived = 0
         self._backoff = Backoff(initial=0.5, maximum=30.0)
-        self._last_drop_log = 0.0
 
-    @property
-    def pending(self) -> int:
-        return len(self._queue)
-
-    def put(self, points: list[Point]) -> None:
-        self._queue.extend(points)
-        overflow = len(self._queue) - self.max_queue
-        if overflow > 0:
-            for _ in range(overflow):
-                self._queue.popleft()
-            self.stats.dropped += overflow
-            now = time.monotonic()
-            if now - self._last_drop_log > 10:
-                self._last_drop_log = now
-                log.warning(
-                    "%s: queue full (%d points), dropped the oldest; %d dropped so far",
-                    self.output.name,
-                    self.max_queue,
-                    self.stats.dropped,
-                )
-        if len(self._queue) >= self.batch_size:
-            self._ready.set()
+    def notify(self, points: int) -> None:
+        """The poller stored ``points`` more; wake up early once a batch is full."""
+        self._arrived += points
+        if self._arrived >= self.batch_size:
+            self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set; then return, leaving the rest to ``flush``."""
+        """Deliver until ``stop`` is set; what is left stays on disk for ``flush``."""
         while not stop.is_set():
-            if len(self._queue) < self.batch_size:
-                await _wait(self._ready, stop, self.flush_interval)
-            self._ready.clear()
-            if self._queue and not await self._send_one():
+            self._arrived = 0
+            batch = await asyncio.to_thread(self.buffer.read, self.output.name, self.batch_size)
+            if batch is None:
+                await _wait(self._wake, stop, self.flush_interval)
+                continue
+            waited = (time.time_ns() - batch.oldest_ns) / 1e9
+            if batch.points < self.batch_size and waited < self.flush_interval:
+                await _wait(self._wake, stop, self.flush_interval - waited)
+                continue
+            if not await self._send(batch):
                 await _wait(stop, stop, self._backoff.next_delay())
 
     async def flush(self, deadline: float) -> None:
-        """Send what is queued until empty, a failure, or ``deadline`` (monotonic)."""
-        while self._queue and time.monotonic() < deadline:
-            remaining = deadline - time.monotonic()
+        """Send what is stored, regardless of age, until done, a failure or ``deadline``."""
+        while time.monotonic() < deadline:
+            batch = await asyncio.to_thread(self.buffer.read, self.output.name, self.batch_size)
+            if batch is None:
+                return
             try:
-                ok = await asyncio.wait_for(self._send_one(), timeout=max(remaining, 0.01))
+                sent = await asyncio.wait_for(self._send(batch), deadline - time.monotonic())
             except TimeoutError:
+                sent = False
+            if not sent:
                 break
-            if not ok:
-                break
-        if self._queue:
-            log.warning(
-                "%s: %d points not delivered at shutdown", self.output.name, len(self._queue)
+        backlog = self.buffer.backlog(self.output.name)
+        if backlog.points:
+            log.info(
+                "%s: %d points stay in the buffer for the next start",
+                self.output.name,
+                backlog.points,
             )
 
-    async def _send_one(self) -> bool:
-        batch = [self._queue[i] for i in range(min(self.batch_size, len(self._queue)))]
+    async def _send(self, batch: Batch) -> bool:
+        started = time.monotonic()
         try:
-            await self.output.write(batch)
+            await self.output.write(batch.body, batch.points)
         except OutputUnavailable as exc:
             self.stats.failures += 1
             if self.stats.last_error != str(exc):
@@ -104,15 +99,16 @@ class Forwarder:
             self.stats.last_error = str(exc)
             return False
         except OutputRejected as exc:
-            self.stats.rejected += len(batch)
-            log.error("%s: %d points rejected and dropped: %s", self.output.name, len(batch), exc)
+            self.stats.rejected += batch.points
+            log.error("%s: %d points rejected and dropped: %s", self.output.name, batch.points, exc)
         else:
-            self.stats.delivered += len(batch)
+            self.stats.delivered += batch.points
+            self.stats.writes += 1
+            self.stats.write_seconds += time.monotonic() - started
             if self.stats.last_error is not None:
                 log.info("%s delivering again", self.output.name)
                 self.stats.last_error = None
-        for _ in range(len(batch)):
-            self._queue.popleft()
+        await asyncio.to_thread(self.buffer.acknowledge, self.output.name, batch)
         self._backoff.reset()
         return True
 
@@ -123,7 +119,9 @@ async def _wait(event: asyncio.Event, stop: asyncio.Event, timeout: float) -> No
     if stop is not event:
         waiters.add(asyncio.ensure_future(stop.wait()))
     try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(waiters, timeout=max(timeout, 0), return_when=asyncio.FIRST_COMPLETED)
     finally:
         for waiter in waiters:
             waiter.cancel()
+        if event is not stop:
+            event.clear()

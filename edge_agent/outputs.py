@@ -1,4 +1,6 @@
-"""Where the agent delivers points: the embedded SQLite store and InfluxDB's v1 API."""
+"""Where the agent delivers line protocol: the embedded SQLite store, InfluxDB's v1 API,
+and InfluxDB 2.x / 3.x through influxdb-client. Each takes a batch of lines from the
+buffer and either accepts all of it or raises, so the buffer knows what to keep."""
 
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ from typing import Protocol
 
 import httpx
 
-from edge_agent.config import InfluxV1OutputConfig, OutputConfig, SqliteOutputConfig
-from historian import Point
-from historian.line_protocol import encode_points
+from edge_agent.config import (
+    InfluxV1OutputConfig,
+    InfluxV2OutputConfig,
+    OutputConfig,
+    SqliteOutputConfig,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +39,15 @@ class OutputSetupError(Exception):
 class Output(Protocol):
     name: str
 
-    async def write(self, points: list[Point]) -> None:
-        """Deliver a batch; raises OutputUnavailable or OutputRejected."""
+    async def write(self, body: str, points: int) -> None:
+        """Deliver a batch of line protocol; raises OutputUnavailable or OutputRejected."""
         ...
 
     async def close(self) -> None: ...
 
 
 class SqliteOutput:
-    """The embedded store: the same points, written without a text round trip."""
+    """The embedded store, fed the same line protocol as InfluxDB."""
 
     def __init__(self, path: Path) -> None:
         from historian.sqlite_store import SqliteHistorian
@@ -54,9 +59,13 @@ class SqliteOutput:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise OutputSetupError(f"cannot open the SQLite store {path}: {reason}") from None
 
-    async def write(self, points: list[Point]) -> None:
+    async def write(self, body: str, points: int) -> None:
+        from historian.line_protocol import LineProtocolError
+
         try:
-            await asyncio.to_thread(self._store.write, points)
+            await asyncio.to_thread(self._store.write_line_protocol, body)
+        except LineProtocolError as exc:
+            raise OutputRejected(f"{self.name}: {exc}") from exc
         except Exception as exc:  # disk full, locked database: keep the batch, retry
             raise OutputUnavailable(f"{self.name}: {exc}") from exc
 
@@ -67,8 +76,8 @@ class SqliteOutput:
 class InfluxV1Output:
     """InfluxDB's ``/write`` endpoint: 1.x, and 2.x / 3.x through their v1 compatibility.
 
-    Bodies are line protocol, gzip-compressed; a missing database is created on first
-    need when allowed, so an agent can start before InfluxDB is provisioned.
+    Bodies are gzip-compressed; a missing database is created on first need when
+    allowed, so an agent can start before InfluxDB is provisioned.
     """
 
     def __init__(self, config: InfluxV1OutputConfig) -> None:
@@ -77,13 +86,13 @@ class InfluxV1Output:
         auth = (config.username, config.password or "") if config.username else None
         self._client = httpx.AsyncClient(base_url=config.url, timeout=config.timeout, auth=auth)
 
-    async def write(self, points: list[Point]) -> None:
-        body = gzip.compress(encode_points(points).encode("utf-8"), compresslevel=1)
+    async def write(self, body: str, points: int) -> None:
+        payload = gzip.compress(body.encode("utf-8"), compresslevel=1)
         try:
             response = await self._client.post(
                 "/write",
                 params={"db": self.config.database, "precision": "ns"},
-                content=body,
+                content=payload,
                 headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
             )
         except httpx.HTTPError as exc:
@@ -126,6 +135,52 @@ class InfluxV1Output:
         await self._client.aclose()
 
 
+class InfluxV2Output:
+    """InfluxDB 2.x / 3.x / Cloud through influxdb-client's synchronous write API.
+
+    The library's own batching and retries are not used: the buffer already batches,
+    and a retry hidden in here would hold a batch the buffer thinks is in flight.
+    """
+
+    def __init__(self, config: InfluxV2OutputConfig) -> None:
+        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+        self.name = f"influxdb_v2:{config.url}/{config.org}/{config.bucket}"
+        self.config = config
+        self._client = InfluxDBClient(
+            url=config.url,
+            token=config.token,
+            org=config.org,
+            timeout=int(config.timeout * 1000),
+            enable_gzip=True,
+        )
+        self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
+
+    async def write(self, body: str, points: int) -> None:
+        from influxdb_client import WritePrecision
+        from influxdb_client.rest import ApiException
+
+        try:
+            await asyncio.to_thread(
+                self._write_api.write,
+                bucket=self.config.bucket,
+                org=self.config.org,
+                record=body,
+                write_precision=WritePrecision.NS,
+            )
+        except ApiException as exc:
+            message = f"{self.name}: HTTP {exc.status}: {(exc.body or exc.reason or '')!s:.300}"
+            if exc.status in (400, 422):
+                raise OutputRejected(message) from exc
+            raise OutputUnavailable(message) from exc
+        except Exception as exc:  # urllib3 connection errors and timeouts
+            raise OutputUnavailable(f"{self.name}: {exc.__class__.__name__}: {exc}") from exc
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._client.close)
+
+
 def _error_text(response: httpx.Response) -> str:
     try:
         return str(response.json().get("error", response.text))
@@ -139,4 +194,6 @@ def output_for(config: OutputConfig, base_dir: Path) -> Output:
         return SqliteOutput(path if path.is_absolute() else base_dir / path)
     if isinstance(config, InfluxV1OutputConfig):
         return InfluxV1Output(config)
+    if isinstance(config, InfluxV2OutputConfig):
+        return InfluxV2Output(config)
     raise TypeError(f"no output for type {config.type!r}")

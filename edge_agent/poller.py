@@ -10,13 +10,15 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from edge_agent.backoff import Backoff
 from edge_agent.config import DeviceConfig
-from edge_agent.devices import Driver, driver_for, series_for
+from edge_agent.devices import Driver, driver_for, series_for, tag_settings
+from edge_agent.exception_filter import ExceptionFilter
 from historian import Point, SeriesKey
+from historian.line_protocol import encode_points
 from protocols.errors import DriverError
 from protocols.sample import Quality, Sample
 
@@ -27,7 +29,10 @@ log = logging.getLogger(__name__)
 class PollerStats:
     connected: bool = False
     reads: int = 0
+    read_seconds: float = 0.0
+    last_read_seconds: float = 0.0
     samples: int = 0
+    suppressed: int = 0
     bad_samples: int = 0
     overruns: int = 0
     connection_errors: int = 0
@@ -48,13 +53,15 @@ class DevicePoller:
         self,
         device: DeviceConfig,
         site: str,
-        deliver: Callable[[list[Point]], None],
+        deliver: Callable[[str, int], Awaitable[None]],
         driver: Driver | None = None,
     ) -> None:
+        """``deliver(lines, count)`` must not return before the lines are stored."""
         self.device = device
         self.deliver = deliver
         self.driver = driver or driver_for(device)
         self.series: dict[str, SeriesKey] = series_for(device, site)
+        self.filter = ExceptionFilter(tag_settings(device, "deadband"), device.heartbeat)
         self.stats = PollerStats()
         self._tag_errors: dict[str, str] = {}
 
@@ -91,7 +98,9 @@ class DevicePoller:
             started = time.monotonic()
             samples = await asyncio.wait_for(self.driver.read(), timeout=self.device.timeout)
             elapsed = time.monotonic() - started
-            self._handle(samples)
+            self.stats.read_seconds += elapsed
+            self.stats.last_read_seconds = elapsed
+            await self._handle(samples)
             if elapsed > interval:
                 self.stats.overruns += 1
                 log.warning(
@@ -101,7 +110,7 @@ class DevicePoller:
                     interval,
                 )
 
-    def _handle(self, samples: list[Sample]) -> None:
+    async def _handle(self, samples: list[Sample]) -> None:
         self.stats.reads += 1
         points: list[Point] = []
         for sample in samples:
@@ -117,10 +126,15 @@ class DevicePoller:
                 continue
             if self._tag_errors.pop(sample.tag, None) is not None:
                 log.info("%s: tag %s reads again", self.name, sample.tag)
-            points.append(Point(key, sample.timestamp_ns, sample.value))
-        self.stats.samples += len(points)
+            self.stats.samples += 1
+            if self.filter.should_send(
+                sample.tag, sample.value, sample.quality, sample.timestamp_ns
+            ):
+                points.append(Point(key, sample.timestamp_ns, sample.value))
+            else:
+                self.stats.suppressed += 1
         if points:
-            self.deliver(points)
+            await self.deliver(encode_points(points), len(points))
 
     def _connection_lost(self, exc: BaseException, what: str) -> None:
         message = str(exc) or exc.__class__.__name__

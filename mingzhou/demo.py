@@ -33,6 +33,9 @@ def write_agent_configs(data_dir: Path, plc_base_port: int, store: Path) -> list
     for offset, industry in enumerate(INDUSTRIES):
         config = PLANTS[industry].agent_config(HOST, plc_base_port + offset)
         config["outputs"] = [{"type": "sqlite", "path": str(store)}]
+        # Three agents share one machine here: each gets its own buffer and status port.
+        config["buffer"] = {"path": f"{industry}-buffer.db"}
+        config["status"] = {"port": 0}
         path = data_dir / f"{industry}-agent.yaml"
         header = f"# Edge agent for the simulated {industry} plant, written by `mingzhou demo`.\n"
         path.write_text(header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -51,12 +52,60 @@ def run(
     agent_config = _load_or_exit(config)
     configure_logging(log_level)
     try:
-        agent = EdgeAgent(agent_config, base_dir=config.resolve().parent)
+        agent = EdgeAgent(agent_config, base_dir=config.resolve().parent, config_path=config)
     except OutputSetupError as exc:
         print(f"{config}: {exc}", file=sys.stderr)
         raise typer.Exit(1) from None
 
     async def main(stop: asyncio.Event) -> None:
+        # SIGHUP re-reads the config, as daemons do (and systemd's ExecReload sends).
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGHUP, lambda: asyncio.ensure_future(agent.reload())
+        )
         await agent.run(stop)
 
     run_until_signalled(main)
+
+
+@app.command()
+def status(
+    url: Annotated[
+        str, typer.Option(help="The agent's status address (status.host and status.port).")
+    ] = "http://127.0.0.1:9180",
+) -> None:
+    """One screen on a running agent: devices, buffer and outputs."""
+    import httpx
+
+    try:
+        data = httpx.get(f"{url.rstrip('/')}/status", timeout=5).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        print(f"no agent answers at {url}: {exc}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    print(render_status(data))
+
+
+def render_status(data: dict) -> str:
+    """The ``edge status`` screen, from the agent's ``/status`` document."""
+    lines = [
+        f"agent {data['agent']} · site {data['site']} · {data['status'].upper()}"
+        f" · up {data['uptime_seconds']:.0f} s · buffer {data['buffer']['bytes'] / 1e6:.1f} MB",
+        "",
+        f"{'device':<24} {'state':<12} {'reads':>8} {'samples':>9} {'bad':>6} {'overruns':>8}"
+        "  last error",
+    ]
+    for name, d in data["devices"].items():
+        state = "connected" if d["connected"] else "DOWN"
+        lines.append(
+            f"{name:<24} {state:<12} {d['reads']:>8} {d['samples']:>9} {d['bad_samples']:>6}"
+            f" {d['overruns']:>8}  {d['last_error'] or ''}"
+        )
+    lines += [
+        "",
+        f"{'output':<40} {'delivered':>10} {'pending':>9} {'oldest':>8} {'dropped':>8}  last error",
+    ]
+    for name, o in data["outputs"].items():
+        lines.append(
+            f"{name:<40} {o['delivered']:>10} {o['pending']:>9} {o['oldest_age_seconds']:>7.0f}s"
+            f" {o['dropped']:>8}  {o['last_error'] or ''}"
+        )
+    return "\n".join(lines)
