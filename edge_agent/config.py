@@ -220,7 +220,7 @@ class BufferConfig(_Strict):
     path: str | None = Field(
         default=None, description="Buffer file; default <agent name>.buffer.db beside the config."
     )
-    max_size: Bytes = Field(default=1 << 30, ge=1 << 16, description="Oldest dropped beyond this.")
+    max_size: Bytes = Field(default=1 << 30, ge=1024, description="Oldest dropped beyond this.")
     max_age: Seconds = Field(default=7 * 86400.0, description="Oldest dropped beyond this age.")
     sync: Literal["normal", "full"] = Field(
         default="normal", description="full: fsync each poll cycle (survives power loss)."
