@@ -1,0 +1,102 @@
+"""Running the agent as a service: hot reload, status, metrics and health."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import yaml
+
+from edge_agent.agent import EdgeAgent
+from edge_agent.config import load_config
+from mingzhou.edge_commands import render_status
+from protocols.simulators import PLANTS
+from tests.conftest import free_port
+from tests.edge_fault_helpers import eventually
+
+
+def two_device_config(
+    path: Path, appliance_port: int, petrochem_port: int, status_port: int = 0
+) -> dict:
+    appliance = PLANTS["appliance"].agent_config("127.0.0.1", appliance_port)
+    petrochem = PLANTS["petrochem"].agent_config("127.0.0.1", petrochem_port)
+    for tag in petrochem["devices"][0]["tags"]:  # both plants call their meter meter-main
+        tag["asset"] = tag["asset"].replace("meter-main", "meter-pumps")
+    data = {
+        "agent": {"name": "two-lines", "site": "plant"},
+        "devices": appliance["devices"] + petrochem["devices"],
+        "outputs": [{"type": "sqlite", "path": "store.db"}],
+        "status": {"port": status_port},
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return data
+
+
+async def test_reload_restarts_only_changed_devices_and_refuses_bad_files(
+    tmp_path: Path, appliance_sim, petrochem_sim
+) -> None:
+    path = tmp_path / "agent.yaml"
+    data = two_device_config(path, appliance_sim[2], petrochem_sim[2])
+    agent = EdgeAgent(load_config(path), base_dir=tmp_path, config_path=path)
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        names = [d["name"] for d in data["devices"]]
+        await eventually(
+            lambda: all(p.stats.reads >= 2 for p in agent.pollers.values()), 20, "reads"
+        )
+        kept, changed = agent.pollers[names[0]], agent.pollers[names[1]]
+
+        data["devices"][1]["interval"] = "2s"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        assert await agent.reload()
+        assert agent.pollers[names[0]] is kept  # untouched: same poller, still reading
+        assert agent.pollers[names[1]] is not changed
+        assert agent.pollers[names[1]].device.interval == 2.0
+        reads = kept.stats.reads
+        await eventually(lambda: kept.stats.reads > reads, 10, "the untouched device to go on")
+        await eventually(lambda: agent.pollers[names[1]].stats.reads >= 1, 10, "the restarted one")
+
+        path.write_text(path.read_text().replace("interval: 2s", "interval: soon"))
+        assert not await agent.reload()  # invalid: refused, the running config stays
+        assert agent.pollers[names[1]].device.interval == 2.0
+
+        del data["devices"][1]
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        await eventually(lambda: list(agent.pollers) == [names[0]], 10, "the file watcher's reload")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+
+async def test_status_metrics_and_health(tmp_path: Path, appliance_sim) -> None:
+    status_port = free_port()
+    path = tmp_path / "agent.yaml"
+    data = PLANTS["appliance"].agent_config("127.0.0.1", appliance_sim[2])
+    data.update(outputs=[{"type": "sqlite", "path": "store.db"}], status={"port": status_port})
+    path.write_text(yaml.safe_dump(data))
+    agent = EdgeAgent(load_config(path), base_dir=tmp_path)
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    base = f"http://127.0.0.1:{status_port}"
+    try:
+        await eventually(lambda: agent.forwarders[0].stats.delivered >= 17, 20, "a delivery")
+        async with httpx.AsyncClient(base_url=base) as client:
+            health = (await client.get("/health")).json()
+            status = (await client.get("/status")).json()
+            metrics = (await client.get("/metrics")).text
+        assert health == {"status": "ok"}
+        device = data["devices"][0]["name"]
+        assert status["devices"][device]["connected"] is True
+        assert status["devices"][device]["reads"] >= 1
+        output = next(iter(status["outputs"]))
+        assert output.startswith("sqlite:") and status["outputs"][output]["delivered"] >= 17
+        assert f'mingzhou_edge_reads_total{{device="{device}"}}' in metrics
+        assert f'mingzhou_edge_buffer_points{{output="{output}"}}' in metrics
+        assert "mingzhou_edge_buffer_dropped_total" in metrics
+        screen = render_status(status)
+        assert device in screen and "connected" in screen and output in screen
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
