@@ -23,3 +23,15 @@ def test_every_simulator_point_is_documented(industry: str) -> None:
 def test_readme_opens_with_the_two_commands() -> None:
     head = README[: README.index("## A short tour")]
     assert "make demo" in head and "make test" in head
+
+
+def test_the_example_agent_config_is_valid(tmp_path) -> None:
+    from edge_agent.config import load_config
+
+    start = README.index("```yaml\nagent:\n")
+    text = README[start + len("```yaml\n") : README.index("```", start + 8)]
+    path = tmp_path / "agent.yaml"
+    path.write_text(text)
+    config = load_config(path, {"INFLUX_USER": "u", "INFLUX_PASSWORD": "p"})
+    assert [d.protocol for d in config.devices] == ["opcua", "modbus"]
+    assert config.buffer.max_size == 2 << 30
