@@ -32,6 +32,10 @@ class OutputRejected(Exception):
     would block everything behind them, so they are counted and dropped."""
 
 
+class _DatabaseMissing(Exception):
+    pass
+
+
 class OutputSetupError(Exception):
     """An output that cannot even be opened (a store path that cannot be created)."""
 
@@ -89,6 +93,18 @@ class InfluxV1Output:
     async def write(self, body: str, points: int) -> None:
         payload = gzip.compress(body.encode("utf-8"), compresslevel=1)
         try:
+            await self._post(payload)
+        except _DatabaseMissing:
+            if not self.config.create_database:
+                raise OutputUnavailable(
+                    f"{self.name}: database {self.config.database!r} does not exist"
+                    " (and create_database is off)"
+                ) from None
+            await self._create_database()
+            await self._post(payload)
+
+    async def _post(self, payload: bytes) -> None:
+        try:
             response = await self._client.post(
                 "/write",
                 params={"db": self.config.database, "precision": "ns"},
@@ -101,9 +117,7 @@ class InfluxV1Output:
             return
         error = _error_text(response)
         if response.status_code == 404 and "database not found" in error:
-            if self.config.create_database:
-                await self._create_database()
-            raise OutputUnavailable(f"{self.name}: {error}")
+            raise _DatabaseMissing(error)
         if response.status_code == 400:
             # InfluxDB 1.x stores the valid points of a batch and reports the others.
             raise OutputRejected(f"{self.name}: InfluxDB refused points: {error}")
