@@ -43,14 +43,17 @@ def validate(
 def run(
     config: Annotated[Path, typer.Option("--config", "-c", help="Agent config file (YAML).")],
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    log_format: Annotated[str, typer.Option(help="text, or json for a log collector.")] = "text",
 ) -> None:
     """Poll the configured devices and forward to the outputs until Ctrl-C or SIGTERM."""
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("must be text or json", param_hint="--log-format")
     from edge_agent.agent import EdgeAgent
     from edge_agent.outputs import OutputSetupError
     from mingzhou.runtime import configure_logging, run_until_signalled
 
     agent_config = _load_or_exit(config)
-    configure_logging(log_level)
+    configure_logging(log_level, log_format)
     try:
         agent = EdgeAgent(agent_config, base_dir=config.resolve().parent, config_path=config)
     except OutputSetupError as exc:

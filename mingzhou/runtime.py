@@ -12,15 +12,26 @@ from typing import Any
 QUIET_LOGGERS = ("asyncua", "pymodbus", "httpx", "uvicorn.access")
 
 
-def configure_logging(level: str = "INFO") -> None:
-    """One line per event on stderr; chatty libraries are turned down to warnings."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
-        stream=sys.stderr,
-        force=True,
-    )
+def configure_logging(level: str = "INFO", form: str = "text") -> None:
+    """One line per event on stderr, as text for people or JSON for a log collector;
+    chatty libraries are turned down to warnings."""
+    handler = logging.StreamHandler(sys.stderr)
+    if form == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%Y-%m-%d %H:%M:%S"
+            )
+        )
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 

@@ -157,3 +157,25 @@ def test_edge_run_with_a_store_it_cannot_open_says_which_output(tmp_path: Path) 
         f"{config}: outputs[0] (sqlite): cannot open the SQLite store {blocker}/store.db: "
     ), line
     assert "Traceback" not in result.stderr
+
+
+def test_edge_run_logs_json_lines_for_a_collector(tmp_path: Path) -> None:
+    import json
+
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        "agent: {name: a, site: s}\n"
+        "devices:\n"
+        f"  - {{name: plc, protocol: modbus, host: 127.0.0.1, port: {free_port()}, line: l, asset: a,\n"
+        "     tags: [{name: t, table: input, address: 0, type: int16}]}\n"
+        "outputs:\n  - {type: sqlite, path: store.db}\n"
+        "status: {port: 0}\n"
+    )
+    log = tmp_path / "agent.log"
+    process = mingzhou("edge", "run", "--config", str(config), "--log-format", "json", log=log)
+    wait_until(lambda: "cannot connect" in log.read_text(), 30)
+    stop(process, signal.SIGTERM, log)
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    assert any(r["level"] == "WARNING" and "plc: cannot connect" in r["message"] for r in records)
+    assert records[-1]["message"] == "agent a stopped"
