@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.fixtures_influxd", "tests.fixtures_simulators"]
+pytest_plugins = ["tests.fixtures_influxd", "tests.fixtures_metadata", "tests.fixtures_simulators"]
 
 
 def free_port() -> int:

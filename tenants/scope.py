@@ -1,0 +1,92 @@
+"""TenantScope: the one place that decides what a caller may see or write.
+
+Every query and write path asks it; nothing else in the platform compares tenant ids.
+Raw data (series, dashboards of one enterprise) and aggregates (KPIs pooled over
+several enterprises) are separate permissions: the economic bureau sees aggregates only,
+an industry cloud's operator sees its members' aggregates and a member's own dashboards
+only when that member grants it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tenants.models import Tenant
+from tenants.roles import Role
+
+
+class ScopeError(Exception):
+    """The caller may not do this; the message says what is refused (never whose data)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking: a signed-in user, or an edge agent holding a token."""
+
+    name: str
+    role: Role | None = None  # None for an agent
+    tenant_id: int | None = None
+    industry_cloud_id: int | None = None
+    agent_site: str | None = None
+
+    @property
+    def is_agent(self) -> bool:
+        return self.role is None
+
+
+class TenantScope:
+    def __init__(self, session: Session, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+
+    def _tenant(self, tenant_id: int) -> Tenant:
+        tenant = self.session.get(Tenant, tenant_id)
+        if tenant is None:
+            raise ScopeError("no such tenant")
+        return tenant
+
+    def can_read_raw(self, tenant_id: int) -> bool:
+        p = self.principal
+        if p.is_agent or p.role is Role.BUREAU_ANALYST:
+            return False
+        if p.role is Role.PLATFORM_ADMIN:
+            return True
+        if p.role is Role.INDUSTRY_OPERATOR:
+            tenant = self._tenant(tenant_id)
+            return (
+                tenant.industry_cloud_id == p.industry_cloud_id
+                and tenant.grants_operator_dashboards
+            )
+        return p.tenant_id == tenant_id
+
+    def can_read_aggregates(self, tenant_id: int) -> bool:
+        p = self.principal
+        if p.role in (Role.PLATFORM_ADMIN, Role.BUREAU_ANALYST):
+            return True
+        if p.role is Role.INDUSTRY_OPERATOR:
+            return self._tenant(tenant_id).industry_cloud_id == p.industry_cloud_id
+        return self.can_read_raw(tenant_id)
+
+    def can_write(self, tenant_id: int, site: str) -> bool:
+        """Only an agent writes points, and only into its own tenant and site."""
+        p = self.principal
+        return p.is_agent and p.tenant_id == tenant_id and p.agent_site == site
+
+    def can_manage(self, tenant_id: int) -> bool:
+        """Users, agent tokens and settings of a tenant."""
+        p = self.principal
+        return p.role is Role.PLATFORM_ADMIN or (
+            p.role is Role.TENANT_ADMIN and p.tenant_id == tenant_id
+        )
+
+    def raw_tenant_ids(self) -> list[int]:
+        """Every tenant whose raw data this caller may read, for listings."""
+        ids = self.session.scalars(select(Tenant.id).order_by(Tenant.id)).all()
+        return [tenant_id for tenant_id in ids if self.can_read_raw(tenant_id)]
+
+    def require(self, allowed: bool, what: str) -> None:
+        if not allowed:
+            raise ScopeError(f"not allowed: {what}")
