@@ -76,7 +76,7 @@ class DevicePoller:
                 await asyncio.wait_for(self.driver.connect(), timeout=self.device.timeout)
             except (DriverError, TimeoutError, OSError) as exc:
                 self._connection_lost(exc, "cannot connect")
-                await _sleep(stop, backoff.next_delay())
+                await _sleep(stop, _retry_delay(backoff, exc))
                 continue
             self.stats.connected = True
             log.info("%s: connected to %s", self.name, self.driver.endpoint)
@@ -86,7 +86,12 @@ class DevicePoller:
             except (DriverError, TimeoutError, OSError) as exc:
                 self._connection_lost(exc, "connection lost")
                 await self._close()
-                await _sleep(stop, backoff.next_delay())
+                await _sleep(stop, _retry_delay(backoff, exc))
+            except Exception as exc:  # a bug must cost one device a reconnect, not the agent
+                log.exception("%s: unexpected error, reconnecting", self.name)
+                self._connection_lost(exc, "unexpected error")
+                await self._close()
+                await _sleep(stop, _retry_delay(backoff, exc))
         await self._close()
 
     async def _poll(self, stop: asyncio.Event) -> None:
@@ -96,7 +101,9 @@ class DevicePoller:
             if await _sleep(stop, tick - time.time()):
                 return
             started = time.monotonic()
-            samples = await asyncio.wait_for(self.driver.read(), timeout=self.device.timeout)
+            # A driver that retries inside a read knows its own worst case (Modbus does).
+            timeout = getattr(self.driver, "read_timeout", self.device.timeout)
+            samples = await asyncio.wait_for(self.driver.read(), timeout=timeout)
             elapsed = time.monotonic() - started
             self.stats.read_seconds += elapsed
             self.stats.last_read_seconds = elapsed
@@ -117,9 +124,12 @@ class DevicePoller:
             key = self.series.get(sample.tag)
             if key is None:
                 continue
-            if sample.quality is Quality.BAD or sample.value is None:
+            problem = None if sample.value is None else _unstorable(sample.value)
+            if sample.quality is Quality.BAD or sample.value is None or problem:
                 self.stats.bad_samples += 1
-                error = sample.error or f"bad quality for tag '{key.tag}'"
+                error = sample.error or problem or f"bad quality for tag '{key.tag}'"
+                if problem:
+                    error = f"tag '{sample.tag}': {problem}"
                 if self._tag_errors.get(sample.tag) != error:
                     log.warning("%s: %s", self.name, error)
                 self._tag_errors[sample.tag] = error
@@ -151,6 +161,29 @@ class DevicePoller:
             await self.driver.close()
         except Exception as exc:  # closing a broken connection must never stop the loop
             log.debug("%s: error while closing: %s", self.name, exc)
+
+
+def _retry_delay(backoff: Backoff, exc: BaseException) -> float:
+    """Our backoff, or longer when the driver asks (a device degraded after failures)."""
+    delay = backoff.next_delay()
+    after = getattr(exc, "retry_after", None)
+    return delay if after is None else max(delay, after)
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _unstorable(value: object) -> str | None:
+    """Why InfluxDB could not store a value (a PLC's NaN or a huge uint64), else None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"the value {value!r} is not a finite number"
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not _INT64[0] <= value <= _INT64[1]
+    ):
+        return f"the value {value} does not fit a 64-bit signed integer"
+    return None
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> bool:

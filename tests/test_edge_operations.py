@@ -100,3 +100,36 @@ async def test_status_metrics_and_health(tmp_path: Path, appliance_sim) -> None:
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+async def test_a_nan_from_the_plc_is_a_bad_sample_not_a_dead_poller(
+    tmp_path: Path, appliance_sim
+) -> None:
+    from pymodbus.client import AsyncModbusTcpClient
+
+    simulator, host, port = appliance_sim
+    simulator.frozen = True  # keep the simulator from overwriting what we write
+    client = AsyncModbusTcpClient(host, port=port)
+    await client.connect()
+    # The meter's active power: float32 in holding 0-1, low word first (CDAB). A quiet NaN.
+    assert not (await client.write_registers(0, [0x0000, 0x7FC0], device_id=1)).isError()
+    client.close()
+    path = tmp_path / "agent.yaml"
+    data = PLANTS["appliance"].agent_config(host, port)
+    data.update(outputs=[{"type": "sqlite", "path": "store.db"}], status={"port": 0})
+    path.write_text(yaml.safe_dump(data))
+    agent = EdgeAgent(load_config(path), base_dir=tmp_path)
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    try:
+        (poller,) = agent.pollers.values()
+        await eventually(lambda: poller.stats.reads >= 3, 20, "three reads")
+        assert poller.stats.bad_samples >= 3 and poller.stats.connection_errors == 0
+        assert "meter-main.active_power_kw" in poller._tag_errors
+        assert "not a finite number" in poller._tag_errors["meter-main.active_power_kw"]
+        await eventually(
+            lambda: agent.forwarders[0].stats.delivered >= 3 * 16, 10, "the other tags"
+        )
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
