@@ -1,11 +1,13 @@
 """``make bench``: run every benchmark and print its figures."""
 
-from bench import edge_bench, historian_bench
+from bench import edge_bench, historian_bench, modbus_bench, opcua_bench
 
 
 def main() -> None:
     historian_bench.main()
     edge_bench.main()
+    opcua_bench.main()
+    modbus_bench.main()
 
 
 main()

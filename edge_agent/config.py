@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from edge_agent.config_source import ConfigError, ConfigIssue, Path_, SourceMap, load_yaml
@@ -117,16 +118,116 @@ class _TagBase(_Strict):
 
 
 class OpcUaTagConfig(_TagBase):
-    node: str = Field(description="NodeId, e.g. ns=2;s=Machine1.Temp or ns=3;i=1001.")
+    node: str | None = Field(
+        default=None,
+        description="NodeId: ns=2;s=Machine1.Temp, ns=3;i=1001 or nsu=urn:vendor;s=Temp.",
+    )
+    path: str | None = Field(
+        default=None, description="Browse path from Objects: Objects/2:IMM-01/2:MeltTemp."
+    )
+
+    @model_validator(mode="after")
+    def _one_address(self) -> OpcUaTagConfig:
+        # Lazy: asyncua is imported only when a config has OPC UA tags.
+        from protocols.opcua_addressing import TagAddress
+
+        TagAddress(self.name, self.node, self.path)
+        return self
+
+
+class OpcUaSubscriptionConfig(_Strict):
+    publishing_interval: Seconds = Field(
+        default=1.0, gt=0, description="How often the server sends changes."
+    )
+    sampling_interval: Seconds | None = Field(
+        default=None, description="How often the server samples; default the publishing interval."
+    )
+    queue_size: int = Field(
+        default=10, ge=1, le=10_000, description="Changes kept per tag per publish."
+    )
+    deadband_type: Literal["none", "absolute", "percent"] = "none"
+    deadband_value: float = Field(default=0.0, ge=0, description="percent: of the node's EURange.")
+
+
+class OpcUaSecurityConfig(_Strict):
+    policy: Literal["None", "Basic256Sha256", "Aes128Sha256RsaOaep"] = "None"
+    mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
+    certificate: str | None = Field(default=None, description="Our certificate (DER or PEM).")
+    private_key: str | None = Field(default=None, description="Its private key (PEM).")
+    trust_dir: str | None = Field(
+        default=None, description="Folder of trusted server certificates."
+    )
+    user_certificate: str | None = Field(default=None, description="Log in with this certificate.")
+    user_private_key: str | None = None
 
 
 class ModbusTagConfig(_TagBase):
-    table: Literal["holding", "input"]
+    table: Literal["coil", "discrete", "holding", "input"]
     address: int = Field(ge=0, le=65535, description="Protocol address, starting at 0.")
-    type: Literal["int16", "uint16", "int32", "uint32", "float32"]
-    word_order: Literal["big", "little"] = "big"
+    type: Literal[
+        "bool",
+        "int16",
+        "uint16",
+        "int32",
+        "uint32",
+        "int64",
+        "uint64",
+        "float32",
+        "float64",
+        "string",
+    ]
+    bit: int | None = Field(default=None, ge=0, le=15, description="One bit of a register.")
+    length: int | None = Field(default=None, ge=1, le=125, description="String registers.")
+    byte_order: Literal["ABCD", "CDAB", "BADC", "DCBA"] | None = None
+    word_order: Literal["big", "little"] = Field(
+        default="big", description="Legacy spelling: big is ABCD, little is CDAB."
+    )
     scale: float = 1.0
     offset: float = 0.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModbusTagConfig:
+        # Each rule names the keys to change, since the line points at the tag.
+        bit_table = self.table in ("coil", "discrete")
+        if bit_table and self.type != "bool":
+            raise ValueError(f"a {self.table} tag has type bool, not {self.type}")
+        if not bit_table and self.type == "bool":
+            raise ValueError(
+                f"type bool is for coil or discrete tables; for one bit of a {self.table}"
+                " register use type uint16 with bit: 0..15"
+            )
+        if self.bit is not None and self.type not in ("int16", "uint16"):
+            raise ValueError(f"bit needs type int16 or uint16, not {self.type}")
+        if self.bit is not None and (self.scale != 1 or self.offset != 0):
+            raise ValueError("a bit is true or false: scale and offset do not apply")
+        if (self.type == "string") != (self.length is not None):
+            raise ValueError(
+                "type string needs length: N (registers)"
+                if self.type == "string"
+                else "length is only for type string"
+            )
+        if self.scale == 0:
+            raise ValueError("scale must not be 0")
+        word_order_set = "word_order" in self.model_fields_set
+        if self.byte_order and word_order_set:
+            alias = "ABCD" if self.word_order == "big" else "CDAB"
+            if alias != self.byte_order:
+                raise ValueError(
+                    f"word_order {self.word_order} ({alias}) contradicts byte_order"
+                    f" {self.byte_order}: keep byte_order only"
+                )
+        if self.type == "string" and self.order in ("CDAB", "DCBA"):
+            raise ValueError("a string's byte_order is ABCD or BADC")
+        if bit_table and (self.byte_order or word_order_set):
+            raise ValueError(f"byte_order does not apply to a {self.table}")
+        return self
+
+    @property
+    def order(self) -> str:
+        """The byte order to decode with: byte_order, else word_order's, else ABCD."""
+        if self.byte_order:
+            return self.byte_order
+        return "CDAB" if self.word_order == "little" else "ABCD"
 
 
 class _DeviceBase(_Strict):
@@ -147,7 +248,28 @@ class OpcUaDeviceConfig(_DeviceBase):
     protocol: Literal["opcua"]
     endpoint: str
     max_nodes_per_read: int = Field(default=1000, ge=1, le=100_000)
+    mode: Literal["poll", "subscribe"] = Field(
+        default="poll", description="Read on a clock or subscribe."
+    )
+    timestamp: Literal["source", "server", "agent"] = Field(
+        default="agent",
+        description="Whose time a sample carries: the device's, the server's or ours.",
+    )
+    subscription: OpcUaSubscriptionConfig = OpcUaSubscriptionConfig()
+    security: OpcUaSecurityConfig = OpcUaSecurityConfig()
+    username: str | None = None
+    password: str | None = None
+    watchdog_interval: Seconds | None = Field(
+        default=None, description="Session keep-alive probe period; default 4 x timeout."
+    )
     tags: list[OpcUaTagConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _security_complete(self) -> OpcUaDeviceConfig:
+        from protocols.opcua_config import client_security
+
+        client_security(self)  # raises ValueError naming what is missing
+        return self
 
     @field_validator("endpoint")
     @classmethod
@@ -157,14 +279,49 @@ class OpcUaDeviceConfig(_DeviceBase):
         return value
 
 
+class ModbusSerialConfig(_Strict):
+    port: str = Field(description="Serial device, e.g. /dev/ttyUSB0.")
+    baudrate: int = Field(default=9600, ge=300, le=921_600)
+    parity: Literal["N", "E", "O"] = "N"
+    stopbits: Literal[1, 2] = 1
+    bytesize: Literal[7, 8] = 8
+
+
 class ModbusDeviceConfig(_DeviceBase):
     protocol: Literal["modbus"]
-    host: str
+    transport: Literal["tcp", "rtu_over_tcp", "rtu"] = "tcp"
+    host: str | None = None
     port: int = Field(default=502, ge=1, le=65535)
+    serial: ModbusSerialConfig | None = None
     unit_id: int = Field(default=1, ge=0, le=255)
     max_gap: int = Field(default=0, ge=0, le=124, description="Registers a merged read may skip.")
     max_registers: int = Field(default=125, ge=1, le=125)
+    max_bits: int = Field(default=2000, ge=1, le=2000, description="Coils per read request.")
+    retries: int = Field(default=0, ge=0, le=10, description="More attempts after no answer.")
+    retry_backoff: Seconds = Field(default=0.2, ge=0, description="Doubles each retry.")
+    request_pause: Seconds = Field(default=0.0, ge=0, description="Quiet time between requests.")
+    max_concurrent: int = Field(default=1, ge=1, le=16, description="TCP requests in flight.")
+    degrade_after: int = Field(default=3, ge=1, description="Failed cycles before polling less.")
+    max_degraded_interval: Seconds = Field(default=60.0, gt=0)
     tags: list[ModbusTagConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _transport(self) -> ModbusDeviceConfig:
+        if self.transport == "rtu":
+            if self.serial is None:
+                raise ValueError("transport rtu needs serial: {port: /dev/ttyUSB0, ...}")
+            if self.host is not None:
+                raise ValueError(
+                    "transport rtu reads a serial line: remove host (or use rtu_over_tcp)"
+                )
+            if self.max_concurrent != 1:
+                raise ValueError("a serial line carries one request at a time: max_concurrent 1")
+        else:
+            if self.host is None:
+                raise ValueError(f"transport {self.transport} needs host")
+            if self.serial is not None:
+                raise ValueError(f"serial is only for transport rtu, not {self.transport}")
+        return self
 
 
 DeviceConfig = Annotated[OpcUaDeviceConfig | ModbusDeviceConfig, Field(discriminator="protocol")]
@@ -383,7 +540,7 @@ def _semantic_issues(config: AgentConfig, source: SourceMap) -> list[ConfigIssue
                     )
                 series.setdefault(key, path)
             if isinstance(tag, ModbusTagConfig):
-                last = tag.address + register_count(tag.type) - 1
+                last = tag.address + register_count(tag.type, tag.length) - 1
                 if last > 65535:
                     add(
                         (*path, "address"),

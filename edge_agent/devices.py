@@ -10,7 +10,8 @@ from protocols.sample import Sample
 
 
 class Driver(Protocol):
-    """What the poller needs from a protocol driver."""
+    """What the poller needs from a protocol driver. Drivers that can be subscribed to
+    (OPC UA) also offer ``subscribe() -> AsyncIterator[list[Sample]]``."""
 
     @property
     def endpoint(self) -> str: ...
@@ -25,22 +26,29 @@ class Driver(Protocol):
 def driver_for(device: DeviceConfig) -> Driver:
     """A driver for the device; imported lazily so an agent loads only what it uses."""
     if isinstance(device, OpcUaDeviceConfig):
+        from protocols.opcua_config import client_security, subscription_settings
         from protocols.opcua_driver import OpcUaDriver, OpcUaTag
 
         return OpcUaDriver(
             device.endpoint,
             [
-                OpcUaTag(key, tag.node)
+                OpcUaTag(key, tag.node, tag.path)
                 for key, tag in zip(_driver_keys(device), device.tags, strict=True)
             ],
             timeout=device.timeout,
             max_nodes_per_read=device.max_nodes_per_read,
+            timestamp=device.timestamp,
+            security=client_security(device),
+            subscription=subscription_settings(device),
+            watchdog_interval=device.watchdog_interval,
         )
     if isinstance(device, ModbusDeviceConfig):
         from protocols.modbus_driver import ModbusDriver, ModbusTag
+        from protocols.modbus_transport import SerialSettings
 
+        serial = device.serial
         return ModbusDriver(
-            device.host,
+            device.host or "",
             device.port,
             device.unit_id,
             [
@@ -49,15 +57,27 @@ def driver_for(device: DeviceConfig) -> Driver:
                     tag.table,
                     tag.address,
                     tag.type,
-                    tag.word_order,
+                    tag.order,
                     tag.scale,
                     tag.offset,
+                    bit=tag.bit,
+                    length=tag.length,
                 )
                 for key, tag in zip(_driver_keys(device), device.tags, strict=True)
             ],
             timeout=device.timeout,
             max_gap=device.max_gap,
             max_registers=device.max_registers,
+            transport=device.transport,
+            serial=SerialSettings(**serial.model_dump()) if serial else None,
+            max_bits=device.max_bits,
+            retries=device.retries,
+            retry_backoff=device.retry_backoff,
+            request_pause=device.request_pause,
+            max_concurrent=device.max_concurrent,
+            interval=device.interval,
+            degrade_after=device.degrade_after,
+            max_degraded_interval=device.max_degraded_interval,
         )
     raise TypeError(f"no driver for protocol {device.protocol!r}")
 

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from mingzhou import __version__
+from mingzhou.browse_commands import app as browse_app
+from mingzhou.certs_commands import app as certs_app
 from mingzhou.cloud_commands import app as cloud_app
 from mingzhou.edge_commands import app as edge_app
 
@@ -18,6 +20,8 @@ app = typer.Typer(
 )
 app.add_typer(edge_app, name="edge")
 app.add_typer(cloud_app, name="cloud")
+app.add_typer(browse_app, name="browse")
+app.add_typer(certs_app, name="certs")
 
 INDUSTRIES = ("mold", "appliance", "petrochem")
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 Value = float | int | bool | str
 
@@ -17,9 +17,11 @@ class Quality(StrEnum):
     BAD = "bad"
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
+class Sample(NamedTuple):
     """One reading of one configured tag, timestamped when it was read.
+
+    A NamedTuple, not a frozen dataclass: drivers make tens of thousands a second, and a
+    frozen dataclass pays for ``object.__setattr__`` on every field.
 
     ``value`` is None when the read failed; ``error`` then says why, naming the tag
     and its address, so the agent can log it without knowing the protocol.
@@ -30,6 +32,9 @@ class Sample:
     timestamp_ns: int
     quality: Quality = Quality.GOOD
     error: str | None = None
+    # The protocol's own status name behind ``quality`` (OPC UA: "Good",
+    # "UncertainLastUsableValue", "BadNodeIdUnknown"); None where the protocol has none.
+    status: str | None = None
 
 
 def now_ns() -> int:

@@ -107,23 +107,24 @@ def test_variant_conversion() -> None:
     assert variant_to_value(ua.Variant(stamp, ua.VariantType.DateTime)) == (
         "2024-05-01T08:30:00+00:00"
     )
-    with pytest.raises(TypeError, match="not supported yet"):
+    with pytest.raises(TypeError, match="not a scalar"):
         variant_to_value(ua.Variant([1.0, 2.0], ua.VariantType.Double))
-    with pytest.raises(TypeError, match="not supported yet"):
-        variant_to_value(ua.Variant(ua.LocalizedText("x"), ua.VariantType.LocalizedText))
+    with pytest.raises(TypeError, match="not supported"):
+        variant_to_value(ua.Variant(ua.DiagnosticInfo(), ua.VariantType.DiagnosticInfo))
 
 
-async def test_array_node_is_a_bad_sample_not_a_crash(mold_sim) -> None:
+async def test_array_node_is_flattened_into_members(mold_sim) -> None:
     _, host, port = mold_sim
     # Server_NamespaceArray is a String array on every OPC UA server.
     driver = OpcUaDriver(_endpoint(host, port), [OpcUaTag("namespaces", "i=2255")], 2.0)
     await driver.connect()
     try:
-        (sample,) = await driver.read()
+        samples = await driver.read()
     finally:
         await driver.close()
-    assert sample.quality is Quality.BAD
-    assert "not supported yet" in sample.error and "namespaces" in sample.error
+    assert [s.tag for s in samples][:3] == ["namespaces[0]", "namespaces[1]", "namespaces[2]"]
+    assert samples[0].value == "http://opcfoundation.org/UA/"
+    assert samples[2].value == "urn:mingzhou:simulator"
 
 
 async def test_server_down_raises_connection_error() -> None:

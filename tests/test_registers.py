@@ -22,8 +22,12 @@ def test_register_count() -> None:
         2,
         2,
     ]
-    with pytest.raises(ValueError, match="float64"):
-        register_count("float64")
+    assert [register_count(t) for t in ("int64", "uint64", "float64", "bool")] == [4, 4, 4, 1]
+    assert register_count("string", 5) == 5
+    with pytest.raises(ValueError, match="float16"):
+        register_count("float16")
+    with pytest.raises(ValueError, match="length"):
+        register_count("string")
 
 
 def test_float32_big_and_little_word_order() -> None:
