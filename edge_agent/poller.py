@@ -7,6 +7,7 @@ backoff and availability; what it reads goes to a callback that never blocks it.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 import time
@@ -73,7 +74,9 @@ class DevicePoller:
         backoff = Backoff(initial=0.5, maximum=30.0)
         while not stop.is_set():
             try:
-                await asyncio.wait_for(self.driver.connect(), timeout=self.device.timeout)
+                # A secured OPC UA connect (endpoints, session, types, limits, addresses)
+                # is several round trips; one read's timeout would be too strict for it.
+                await asyncio.wait_for(self.driver.connect(), timeout=3 * self.device.timeout)
             except (DriverError, TimeoutError, OSError) as exc:
                 self._connection_lost(exc, "cannot connect")
                 await _sleep(stop, _retry_delay(backoff, exc))
@@ -82,7 +85,10 @@ class DevicePoller:
             log.info("%s: connected to %s", self.name, self.driver.endpoint)
             backoff.reset()
             try:
-                await self._poll(stop)
+                if getattr(self.device, "mode", "poll") == "subscribe":
+                    await self._consume(stop)
+                else:
+                    await self._poll(stop)
             except (DriverError, TimeoutError, OSError) as exc:
                 self._connection_lost(exc, "connection lost")
                 await self._close()
@@ -117,11 +123,43 @@ class DevicePoller:
                     interval,
                 )
 
+    async def _consume(self, stop: asyncio.Event) -> None:
+        """Subscription mode: the server pushes changes; the driver's keep-alive, not a
+        read timeout, tells a quiet plant from a dead server."""
+        stream = self.driver.subscribe()  # type: ignore[attr-defined]
+        stopping = asyncio.ensure_future(stop.wait())
+        try:
+            while not stop.is_set():
+                batch = asyncio.ensure_future(anext(stream))
+                done, _ = await asyncio.wait({batch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if batch not in done:
+                    batch.cancel()
+                    return
+                await self._handle(batch.result())
+        finally:
+            stopping.cancel()
+            await stream.aclose()
+
+    def _series_of(self, tag: str) -> SeriesKey | None:
+        """The series of a driver tag; array elements and struct fields (``tag[0]``,
+        ``tag.field``) become series of their own under the configured tag's name."""
+        key = self.series.get(tag)
+        if key is not None:
+            return key
+        from protocols.opcua_types import split_member  # only OPC UA has members
+
+        if split := split_member(tag, self.series):
+            base, member = split
+            key = dataclasses.replace(self.series[base], tag=self.series[base].tag + member)
+            self.series[tag] = key
+            self.filter.deadbands.setdefault(tag, self.filter.deadbands.get(base))
+        return key
+
     async def _handle(self, samples: list[Sample]) -> None:
         self.stats.reads += 1
         points: list[Point] = []
         for sample in samples:
-            key = self.series.get(sample.tag)
+            key = self._series_of(sample.tag)
             if key is None:
                 continue
             problem = None if sample.value is None else _unstorable(sample.value)

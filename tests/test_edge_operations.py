@@ -133,3 +133,39 @@ async def test_a_nan_from_the_plc_is_a_bad_sample_not_a_dead_poller(
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+async def test_subscription_mode_stores_pushed_changes(tmp_path: Path, mold_sim) -> None:
+    from historian.sqlite_store import SqliteHistorian
+    from tests.edge_fault_helpers import series_of
+
+    _, host, port = mold_sim
+    path = tmp_path / "agent.yaml"
+    data = PLANTS["mold"].agent_config(host, port)
+    data["devices"][0]["mode"] = "subscribe"
+    data["devices"][0]["subscription"] = {
+        "publishing_interval": "200ms",
+        "sampling_interval": "100ms",
+    }
+    data.update(
+        outputs=[{"type": "sqlite", "path": "store.db", "flush_interval": "200ms"}],
+        status={"port": 0},
+    )
+    path.write_text(yaml.safe_dump(data))
+    agent = EdgeAgent(load_config(path), base_dir=tmp_path)
+    stop = asyncio.Event()
+    task = asyncio.create_task(agent.run(stop))
+    store = SqliteHistorian(tmp_path / "store.db")
+    try:
+        await eventually(
+            lambda: {s.key for s in store.list_series()} == set(series_of("mold")), 30, "every tag"
+        )
+        melt = next(k for k in series_of("mold") if k.tag == "melt_temp")
+        # The simulator changes melt temperature every 250 ms: pushes arrive several a second.
+        await eventually(lambda: len(store.read(melt, 0, 2**62)) >= 8, 20, "a stream of changes")
+        (poller,) = agent.pollers.values()
+        assert poller.stats.connection_errors == 0
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        store.close()
