@@ -1,0 +1,73 @@
+"""The multi-tenant cloud: sign-in, onboarding, agent tokens and ingestion.
+
+It migrates its metadata store on start, so a new replica or a new version needs no
+separate step; replicas share PostgreSQL, Redis (rate limits) and the series store.
+The single-store app in ``cloud.app`` still serves the demo's dashboard until the
+dashboards move behind sign-in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from cloud import admin_api, auth_api, ingest_api
+from cloud.platform_settings import PlatformSettings
+from cloud.rate_limits import TenantRateLimiter
+from cloud.tenant_storage import TenantStorage
+from tenants.db import make_engine, session_factory, upgrade
+from tenants.models import User
+from tenants.onboarding import create_user, ensure_default_plans
+from tenants.roles import Role
+
+
+def create_platform_app(settings: PlatformSettings) -> FastAPI:
+    upgrade(settings.metadata_url)
+    engine = make_engine(settings.metadata_url)
+    sessions = session_factory(engine)
+    with sessions() as session:
+        ensure_default_plans(session)
+        _bootstrap_admin(session, settings)
+        session.commit()
+    storage = TenantStorage(settings.storage)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        storage.close()
+        engine.dispose()
+
+    app = FastAPI(
+        title="Mingzhou cloud",
+        summary="Multi-tenant industrial time series: tenants, agents, ingestion.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.storage = storage
+    app.state.rate_limiter = TenantRateLimiter(settings.rate_limits)
+    app.include_router(auth_api.router)
+    app.include_router(admin_api.router)
+    app.include_router(ingest_api.router)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict:
+        with sessions() as session:
+            session.execute(select(1))
+        return {"status": "ok"}
+
+    return app
+
+
+def _bootstrap_admin(session, settings: PlatformSettings) -> None:
+    """The first platform admin, from settings, only while there is none."""
+    if not (settings.admin_email and settings.admin_password):
+        return
+    exists = session.scalar(select(User).where(User.role == Role.PLATFORM_ADMIN.value))
+    if exists is None:
+        create_user(
+            session, settings.admin_email, settings.admin_password, Role.PLATFORM_ADMIN, "bootstrap"
+        )

@@ -1,0 +1,39 @@
+"""What the multi-tenant cloud needs to run: where metadata, series and rate limits live."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class PlatformSettings:
+    metadata_url: str  # sqlite:///path.db or postgresql+psycopg://…
+    storage: (
+        str  # sqlite:DIR (a file per tenant) or influxdb://[u:p@]host:port (a database per tenant)
+    )
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(48))
+    # memory:// for one process; redis://… so every replica shares the same limits.
+    rate_limits: str = "memory://"
+    max_body_bytes: int = 10 * 1024 * 1024
+    session_lifetime: timedelta = timedelta(hours=8)
+    admin_email: str | None = None  # bootstrap: the first platform admin
+    admin_password: str | None = None
+
+    @classmethod
+    def from_environment(cls, **overrides: object) -> PlatformSettings:
+        """MINGZHOU_* variables, for replicas that must share one secret and one Redis."""
+        env = os.environ
+        values: dict[str, object] = {
+            "metadata_url": env.get("MINGZHOU_METADATA", "sqlite:///.cloud/metadata.db"),
+            "storage": env.get("MINGZHOU_STORAGE", "sqlite:.cloud/series"),
+            "rate_limits": env.get("MINGZHOU_RATE_LIMITS", "memory://"),
+            "admin_email": env.get("MINGZHOU_ADMIN_EMAIL"),
+            "admin_password": env.get("MINGZHOU_ADMIN_PASSWORD"),
+        }
+        if "MINGZHOU_SECRET" in env:
+            values["secret"] = env["MINGZHOU_SECRET"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,84 @@
+"""Who is calling: a signed-in person (``Authorization: Bearer <session>``) or an edge
+agent (``Authorization: Token mzat_…``). Every refusal is 401 or 403 with a reason that
+names no other tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from tenants import sessions
+from tenants.agent_tokens import AgentTokenError, authenticate_agent
+from tenants.models import User
+from tenants.roles import Role
+from tenants.scope import Principal, TenantScope
+
+
+def db_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+DbSession = Annotated[Session, Depends(db_session)]
+
+
+def _credentials(request: Request) -> tuple[str, str]:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if not value:
+        raise HTTPException(
+            401, "sign in first: no Authorization header", {"WWW-Authenticate": "Bearer"}
+        )
+    return scheme.lower(), value.strip()
+
+
+def principal(request: Request, session: DbSession) -> Principal:
+    scheme, value = _credentials(request)
+    if scheme == "bearer":
+        try:
+            claims = sessions.verify(request.app.state.settings.secret, value)
+        except sessions.SessionError as exc:
+            raise HTTPException(401, str(exc), {"WWW-Authenticate": "Bearer"}) from None
+        user = session.get(User, claims.user_id)
+        if user is None or not user.active:
+            raise HTTPException(401, "this account is disabled or gone: sign in again")
+        return Principal(user.email, Role(user.role), user.tenant_id, user.industry_cloud_id)
+    if scheme == "token":
+        try:
+            agent = authenticate_agent(session, value)
+        except AgentTokenError as exc:
+            raise HTTPException(401, str(exc)) from None
+        return Principal(
+            f"agent-token:{agent.token_id}", None, agent.tenant_id, agent_site=agent.site
+        )
+    raise HTTPException(401, f"unknown authorization scheme {scheme!r}: use Bearer or Token")
+
+
+Caller = Annotated[Principal, Depends(principal)]
+
+
+def scope(session: DbSession, caller: Caller) -> TenantScope:
+    return TenantScope(session, caller)
+
+
+Scope = Annotated[TenantScope, Depends(scope)]
+
+
+def require_person(caller: Caller) -> Principal:
+    if caller.is_agent:
+        raise HTTPException(403, "agent tokens may only send data")
+    return caller
+
+
+def require_agent(caller: Caller) -> Principal:
+    if not caller.is_agent:
+        raise HTTPException(403, "only an edge agent's token may send data")
+    return caller

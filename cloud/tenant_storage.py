@@ -1,0 +1,50 @@
+"""Each tenant's time series in a store of its own: a SQLite file per tenant in the
+embedded mode, an InfluxDB database per tenant otherwise. Nothing else maps tenants
+to stores, so one tenant's queries can never be pointed at another's data."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from historian import Historian
+from historian.influxdb_v1 import InfluxV1Historian
+from historian.sqlite_store import SqliteHistorian
+
+
+class TenantStorage:
+    def __init__(self, storage: str) -> None:
+        self.storage = storage
+        self._open: dict[str, Historian] = {}
+        self._lock = threading.Lock()
+        if storage.startswith("sqlite:"):
+            self._dir: Path | None = Path(storage.removeprefix("sqlite:"))
+            self._dir.mkdir(parents=True, exist_ok=True)
+        elif storage.startswith(("influxdb://", "influxdb+https://")):
+            self._dir = None
+        else:
+            raise ValueError(
+                f"storage {storage!r}: expected sqlite:DIR or influxdb://[user:pass@]host:port"
+            )
+
+    def historian(self, database: str) -> Historian:
+        """The tenant's historian, by its ``storage_database`` name (opened once)."""
+        with self._lock:
+            if database not in self._open:
+                self._open[database] = self._make(database)
+            return self._open[database]
+
+    def _make(self, database: str) -> Historian:
+        if self._dir is not None:
+            return SqliteHistorian(self._dir / f"{database}.db")
+        parts = urlsplit(self.storage)
+        scheme = "https" if parts.scheme.endswith("https") else "http"
+        url = f"{scheme}://{parts.hostname}:{parts.port or 8086}"
+        return InfluxV1Historian(url, database, parts.username, parts.password)
+
+    def close(self) -> None:
+        with self._lock:
+            for historian in self._open.values():
+                historian.close()
+            self._open.clear()
