@@ -368,8 +368,16 @@ class InfluxV2OutputConfig(_HttpOutputBase):
     bucket: str
 
 
+class CloudOutputConfig(_HttpOutputBase):
+    """The Mingzhou cloud's ingest API, with an agent token from the tenant's admin."""
+
+    type: Literal["cloud"]
+    token: str = Field(min_length=8, description="The agent token (mzat_…); keep it in ${VAR}.")
+
+
 OutputConfig = Annotated[
-    SqliteOutputConfig | InfluxV1OutputConfig | InfluxV2OutputConfig, Field(discriminator="type")
+    SqliteOutputConfig | InfluxV1OutputConfig | InfluxV2OutputConfig | CloudOutputConfig,
+    Field(discriminator="type"),
 ]
 
 

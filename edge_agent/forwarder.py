@@ -46,6 +46,7 @@ class Forwarder:
         self._wake = asyncio.Event()
         self._arrived = 0
         self._backoff = Backoff(initial=0.5, maximum=30.0)
+        self._retry_after: float | None = None
 
     def notify(self, points: int) -> None:
         """The poller stored ``points`` more; wake up early once a batch is full."""
@@ -66,7 +67,8 @@ class Forwarder:
                 await _wait(self._wake, stop, self.flush_interval - waited)
                 continue
             if not await self._send(batch):
-                await _wait(stop, stop, self._backoff.next_delay())
+                delay = max(self._backoff.next_delay(), self._retry_after or 0.0)
+                await _wait(stop, stop, delay)
 
     async def flush(self, deadline: float) -> None:
         """Send what is stored, regardless of age, until done, a failure or ``deadline``."""
@@ -93,6 +95,7 @@ class Forwarder:
         try:
             await self.output.write(batch.body, batch.points)
         except OutputUnavailable as exc:
+            self._retry_after = exc.retry_after
             self.stats.failures += 1
             if self.stats.last_error != str(exc):
                 log.warning("%s unavailable, will retry: %s", self.output.name, exc)

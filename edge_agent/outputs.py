@@ -14,6 +14,7 @@ from typing import Protocol
 import httpx
 
 from edge_agent.config import (
+    CloudOutputConfig,
     InfluxV1OutputConfig,
     InfluxV2OutputConfig,
     OutputConfig,
@@ -24,7 +25,12 @@ log = logging.getLogger(__name__)
 
 
 class OutputUnavailable(Exception):
-    """The output cannot take points now; the same batch is retried later."""
+    """The output cannot take points now; the same batch is retried later (not before
+    ``retry_after`` seconds when the output said so)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class OutputRejected(Exception):
@@ -195,9 +201,57 @@ class InfluxV2Output:
         await asyncio.to_thread(self._client.close)
 
 
+class CloudOutput:
+    """The Mingzhou cloud's ``/api/ingest``, authenticated by the agent token.
+
+    Refusals that a person must fix (a revoked token, a site the token is not for, a
+    batch over the plan's size) keep the points in the buffer rather than drop them:
+    once the token or config is fixed, nothing read in the meantime is missing.
+    """
+
+    def __init__(self, config: CloudOutputConfig) -> None:
+        self.name = f"cloud:{config.url}"
+        self.config = config
+        self._client = httpx.AsyncClient(
+            base_url=config.url,
+            timeout=config.timeout,
+            headers={"Authorization": f"Token {config.token}"},
+        )
+
+    async def write(self, body: str, points: int) -> None:
+        payload = gzip.compress(body.encode("utf-8"), compresslevel=1)
+        try:
+            response = await self._client.post(
+                "/api/ingest",
+                content=payload,
+                headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
+            )
+        except httpx.HTTPError as exc:
+            raise OutputUnavailable(f"{self.name}: {exc.__class__.__name__}: {exc}") from exc
+        if response.status_code == 204:
+            return
+        reason = _error_text(response)
+        if response.status_code == 400:
+            raise OutputRejected(f"{self.name}: the cloud refused the batch: {reason}")
+        retry = response.headers.get("retry-after", "")
+        hint = {
+            401: " (the agent token was refused: ask the tenant admin for a new one)",
+            403: " (check agent.site against the token's site)",
+            413: " (lower this output's batch_size)",
+        }.get(response.status_code, "")
+        raise OutputUnavailable(
+            f"{self.name}: HTTP {response.status_code}: {reason}{hint}",
+            retry_after=float(retry) if retry.replace(".", "", 1).isdigit() else None,
+        )
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
 def _error_text(response: httpx.Response) -> str:
     try:
-        return str(response.json().get("error", response.text))
+        data = response.json()
+        return str(data.get("error") or data.get("detail") or response.text)
     except ValueError:
         return response.text.strip()[:300]
 
@@ -210,4 +264,6 @@ def output_for(config: OutputConfig, base_dir: Path) -> Output:
         return InfluxV1Output(config)
     if isinstance(config, InfluxV2OutputConfig):
         return InfluxV2Output(config)
+    if isinstance(config, CloudOutputConfig):
+        return CloudOutput(config)
     raise TypeError(f"no output for type {config.type!r}")

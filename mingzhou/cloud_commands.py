@@ -56,3 +56,59 @@ def serve(
             store.close()
 
     run_until_signalled(main)
+
+
+@app.command()
+def platform(
+    metadata: Annotated[
+        str,
+        typer.Option(help="sqlite:///PATH or postgresql+psycopg://…", envvar="MINGZHOU_METADATA"),
+    ] = "sqlite:///.cloud/metadata.db",
+    storage: Annotated[
+        str,
+        typer.Option(
+            help="sqlite:DIR or influxdb://[user:pass@]host:port", envvar="MINGZHOU_STORAGE"
+        ),
+    ] = "sqlite:.cloud/series",
+    rate_limits: Annotated[
+        str,
+        typer.Option(
+            help="memory:// or redis://host:port/db (shared by replicas)",
+            envvar="MINGZHOU_RATE_LIMITS",
+        ),
+    ] = "memory://",
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+) -> None:
+    """Serve the multi-tenant API (sign-in, tenants, agent tokens, ingestion).
+
+    Replicas must share MINGZHOU_SECRET (session signing), the metadata store, the
+    series store and a Redis for rate limits. MINGZHOU_ADMIN_EMAIL and
+    MINGZHOU_ADMIN_PASSWORD create the first platform admin.
+    """
+    from cloud.platform_app import create_platform_app
+    from cloud.platform_settings import PlatformSettings
+    from mingzhou.runtime import configure_logging, run_until_signalled
+    from mingzhou.web_server import PortInUse, bind, serve_app
+
+    configure_logging(log_level)
+    settings = PlatformSettings.from_environment(
+        metadata_url=metadata, storage=storage, rate_limits=rate_limits
+    )
+    try:
+        app_ = create_platform_app(settings)
+    except (ValueError, OSError) as exc:
+        print(f"cannot start: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    try:
+        sock = bind(host, port, "the platform API (--port)")
+    except PortInUse as exc:
+        print(exc, file=sys.stderr)
+        raise typer.Exit(1) from None
+
+    async def main(stop: asyncio.Event) -> None:
+        print(f"platform API on http://{host}:{port}/ (pid {os.getpid()})", flush=True)
+        await serve_app(app_, sock, stop)
+
+    run_until_signalled(main)
