@@ -25,8 +25,14 @@ def create_app(historian: Historian) -> FastAPI:
     )
     app.state.historian = historian
     app.include_router(health_api.router)
-    app.include_router(series_api.router)
+    app.include_router(series_api.router, prefix="/api/series")
     app.include_router(dashboard.router)
+    mount_static(app)
+    return app
+
+
+def mount_static(app: FastAPI) -> None:
+    """The dashboards' CSS and JavaScript, plotly.js included."""
 
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:
@@ -37,4 +43,3 @@ def create_app(historian: Historian) -> FastAPI:
         )
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    return app

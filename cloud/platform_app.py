@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import RedirectResponse
 from sqlalchemy import select
 
-from cloud import admin_api, auth_api, ingest_api
+from cloud import admin_api, auth_api, dashboard, deps, ingest_api, pages, principals, series_api
+from cloud.app import mount_static
 from cloud.platform_settings import PlatformSettings
 from cloud.rate_limits import TenantRateLimiter
 from cloud.tenant_storage import TenantStorage
@@ -52,6 +55,21 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
     app.include_router(auth_api.router)
     app.include_router(admin_api.router)
     app.include_router(ingest_api.router)
+    # The single-store routers, per tenant: their historian is the tenant's, and only
+    # after TenantScope agreed (principals.tenant_historian).
+    app.dependency_overrides[deps.get_historian] = principals.tenant_historian
+    app.include_router(series_api.router, prefix="/api/tenants/{key}/series")
+    app.include_router(dashboard.router, prefix="/t/{key}")
+    app.include_router(pages.router)
+    mount_static(app)
+
+    @app.exception_handler(HTTPException)
+    async def sign_in_first(request: Request, exc: HTTPException):
+        # A person opening a page without a session is sent to sign in; the API says 401.
+        wants_page = "text/html" in request.headers.get("accept", "")
+        if exc.status_code == 401 and request.method == "GET" and wants_page:
+            return RedirectResponse("/login", status_code=303)
+        return await http_exception_handler(request, exc)
 
     @app.get("/health", tags=["health"])
     def health() -> dict:

@@ -8,11 +8,13 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from historian import Historian
 from tenants import sessions
 from tenants.agent_tokens import AgentTokenError, authenticate_agent
-from tenants.models import User
+from tenants.models import Tenant, User
 from tenants.roles import Role
 from tenants.scope import Principal, TenantScope
 
@@ -30,9 +32,14 @@ def db_session(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(db_session)]
 
 
+SESSION_COOKIE = "mz_session"
+
+
 def _credentials(request: Request) -> tuple[str, str]:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
+    if not value and (cookie := request.cookies.get(SESSION_COOKIE)):
+        return "bearer", cookie  # pages: the browser sends the session as a cookie
     if not value:
         raise HTTPException(
             401, "sign in first: no Authorization header", {"WWW-Authenticate": "Bearer"}
@@ -82,3 +89,12 @@ def require_agent(caller: Caller) -> Principal:
     if not caller.is_agent:
         raise HTTPException(403, "only an edge agent's token may send data")
     return caller
+
+
+def tenant_historian(key: str, request: Request, session: DbSession, caller: Caller) -> Historian:
+    """The store of tenant ``key``, if TenantScope lets this caller read its raw data."""
+    tenant = session.scalar(select(Tenant).where(Tenant.key == key))
+    if tenant is None or not TenantScope(session, caller).can_read_raw(tenant.id):
+        # One answer for "no such tenant" and "not yours": tenant keys are not probed.
+        raise HTTPException(404, f"no tenant {key!r} whose data you may see")
+    return request.app.state.storage.historian(tenant.storage_database)

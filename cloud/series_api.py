@@ -1,4 +1,8 @@
-"""``/api/series``: which series exist, and one series' values over a time range."""
+"""Which series exist, and one series' values over a time range.
+
+Mounted at ``/api/series`` over one store, and at ``/api/tenants/{key}/series`` in the
+multi-tenant app, where ``get_historian`` is the tenant's store after TenantScope agreed.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from historian import Aggregate, Historian, HistorianError, HistorianUnavailable
 from historian.durations import parse_duration
 from protocols.sample import Value
 
-router = APIRouter(prefix="/api/series", tags=["series"])
+router = APIRouter(tags=["series"])
 
 MAX_POINTS = 100_000
 MAX_WINDOWS = 100_000

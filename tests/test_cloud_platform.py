@@ -264,3 +264,77 @@ def test_sign_in_failures_are_audited_and_vague(world: World) -> None:
     with world.client.app.state.sessions() as session:
         actions = session.scalars(select(AuditEvent.action)).all()
     assert actions.count("sign_in.failed") == 2 and "agent_token.create" in actions
+
+
+@pytest.mark.parametrize(
+    ("who", "status"),
+    [
+        ("admin", 200),
+        ("tenant_admin:tenant-a", 200),
+        ("plant_manager:tenant-a", 200),
+        ("tenant_admin:tenant-b", 404),
+        ("plant_manager:tenant-b", 404),
+        ("agent:tenant-a", 404),
+        (None, 401),
+    ],
+)
+def test_reading_a_tenants_series_is_scoped(world: World, who: str | None, status: int) -> None:
+    assert (
+        world.client.post(
+            "/api/ingest", content=lines("site-a"), headers=world.auth("agent:tenant-a")
+        ).status_code
+        == 204
+    )
+    auth = world.auth(who) if who else {}
+    params = {
+        "site": "site-a",
+        "line": "line-1",
+        "asset": "IMM-01",
+        "tag": "melt_temp",
+        "start": "2026-09-01T00:00:00Z",
+        "end": "now",
+    }
+    for path, query in (
+        ("/api/tenants/tenant-a/series", {}),
+        ("/api/tenants/tenant-a/series/data", params),
+    ):
+        response = world.client.get(path, params=query, headers=auth)
+        assert response.status_code == status, (path, response.text)
+        if status == 200:
+            assert "melt_temp" in response.text
+        else:
+            assert "melt_temp" not in response.text and "200.0" not in response.text
+
+
+def test_pages_sign_in_and_show_only_ones_own_enterprise(world: World) -> None:
+    c = world.client
+    assert (
+        c.post(
+            "/api/ingest", content=lines("site-a"), headers=world.auth("agent:tenant-a")
+        ).status_code
+        == 204
+    )
+    html = {"Accept": "text/html"}
+    away = c.get("/", headers=html, follow_redirects=False)
+    assert away.status_code == 303 and away.headers["location"] == "/login"
+    wrong = c.post(
+        "/login",
+        data={"email": "plant_manager@tenant-a.cn", "password": "nope"},
+        follow_redirects=False,
+    )
+    assert wrong.status_code == 401 and "Wrong e-mail or password" in wrong.text
+    signed = c.post(
+        "/login",
+        data={"email": "plant_manager@tenant-a.cn", "password": "password-1"},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303 and "mz_session" in signed.cookies
+    # The client keeps the cookie, as a browser does.
+    home = c.get("/", headers=html, follow_redirects=False)
+    assert home.status_code == 303 and home.headers["location"] == "/t/tenant-a/"
+    page = c.get("/t/tenant-a/", headers=html)
+    assert page.status_code == 200 and "IMM-01" in page.text and "melt_temp" in page.text
+    live = c.get("/t/tenant-a/dashboard/live").json()
+    assert live["series_count"] == 1
+    assert c.get("/t/tenant-b/", headers=html).status_code == 404
+    assert c.get("/t/tenant-b/dashboard/live").status_code == 404

@@ -70,7 +70,8 @@
 
   async function refresh(seconds) {
     try {
-      const response = await fetch("/dashboard/live?seconds=" + seconds, { cache: "no-store" });
+      // Relative: the same page serves one store at / and a tenant at /t/<key>/.
+      const response = await fetch("dashboard/live?seconds=" + seconds, { cache: "no-store" });
       if (!response.ok) throw new Error("HTTP " + response.status);
       const data = await response.json();
       if (data.series_count !== window.MZ.seriesCount) { location.reload(); return; }
