@@ -87,6 +87,7 @@ async def _store(
             {"Retry-After": f"{wait:.0f}"},
         )
     historian = request.app.state.storage.historian(tenant.storage_database)
+    session.commit()  # end the metadata transaction before the slower series write
     try:
         await run_in_threadpool(historian.write, points)
     except HistorianUnavailable as exc:

@@ -13,8 +13,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from cloud import admin_api, auth_api, dashboard, deps, ingest_api, pages, principals, series_api
 from cloud.app import mount_static
@@ -62,6 +63,15 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
     app.include_router(dashboard.router, prefix="/t/{key}")
     app.include_router(pages.router)
     mount_static(app)
+
+    @app.exception_handler(OperationalError)
+    async def metadata_unavailable(request: Request, exc: OperationalError):
+        # The metadata store is down or locked: a retryable 503, never a bare 500.
+        return JSONResponse(
+            {"detail": "the metadata store is unavailable; retry shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(HTTPException)
     async def sign_in_first(request: Request, exc: HTTPException):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 from tenants.models import AgentToken, AuditEvent, utcnow
 
 PREFIX = "mzat_"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,14 @@ def authenticate_agent(session: Session, token: str) -> AgentIdentity:
     row = session.scalar(select(AgentToken).where(AgentToken.token_hash == _digest(token)))
     if row is None or row.revoked_at is not None:
         raise AgentTokenError("unknown or revoked agent token")
-    row.last_used_at = utcnow()
+    now = utcnow()
+    last = row.last_used_at
+    if last is not None and last.tzinfo is None:  # SQLite hands back naive UTC
+        last = last.replace(tzinfo=UTC)
+    # Once a minute is enough to see which agents are alive; a write per request would
+    # make every ingest a metadata write.
+    if last is None or now - last > LAST_USED_RESOLUTION:
+        row.last_used_at = now
     return AgentIdentity(row.id, row.tenant_id, row.site)
 
 

@@ -35,9 +35,13 @@ def make_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
-        def _foreign_keys(connection, _record) -> None:
-            # SQLite ignores foreign keys unless asked, per connection.
+        def _pragmas(connection, _record) -> None:
+            # SQLite ignores foreign keys unless asked, per connection. WAL lets the API's
+            # readers run beside a writer, and a busy timeout makes concurrent writers
+            # (sign-ins, token use) wait their turn instead of failing with "locked".
             connection.execute("PRAGMA foreign_keys=ON")
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA busy_timeout=10000")
 
     return engine
 
