@@ -1,6 +1,6 @@
 """``make bench``: run every benchmark and print its figures."""
 
-from bench import edge_bench, historian_bench, modbus_bench, opcua_bench
+from bench import edge_bench, energy_bench, historian_bench, modbus_bench, opcua_bench
 
 
 def main() -> None:
@@ -8,6 +8,7 @@ def main() -> None:
     edge_bench.main()
     opcua_bench.main()
     modbus_bench.main()
+    energy_bench.main()
 
 
 main()
