@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated
 
 import typer
@@ -13,6 +12,7 @@ from mingzhou.browse_commands import app as browse_app
 from mingzhou.certs_commands import app as certs_app
 from mingzhou.cloud_commands import app as cloud_app
 from mingzhou.edge_commands import app as edge_app
+from mingzhou.sim_commands import sim, sim_fault
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -24,49 +24,16 @@ app.add_typer(cloud_app, name="cloud")
 app.add_typer(browse_app, name="browse")
 app.add_typer(certs_app, name="certs")
 app.add_typer(energy_app, name="energy")
-
-INDUSTRIES = ("mold", "appliance", "petrochem")
+app.command()(sim)
+app.command(
+    "sim-fault", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)(sim_fault)
 
 
 @app.command()
 def version() -> None:
     """Print the version."""
     print(__version__)
-
-
-@app.command()
-def sim(
-    industry: Annotated[
-        str, typer.Option(help="mold (OPC UA), appliance or petrochem (Modbus TCP).")
-    ],
-    port: Annotated[int, typer.Option(help="TCP port to listen on.")],
-    host: Annotated[str, typer.Option(help="Address to bind; loopback by default.")] = "127.0.0.1",
-    print_config: Annotated[
-        bool, typer.Option("--print-config", help="Print an edge-agent config for it and exit.")
-    ] = False,
-) -> None:
-    """Run one simulated factory's PLC until Ctrl-C."""
-    if industry not in INDUSTRIES:
-        raise typer.BadParameter(f"must be one of {', '.join(INDUSTRIES)}", param_hint="--industry")
-    from protocols.simulators import PLANTS, run_simulator
-
-    plant = PLANTS[industry]
-    if print_config:
-        import yaml
-
-        print(yaml.safe_dump(plant.agent_config(host, port), sort_keys=False, allow_unicode=True))
-        return
-    from mingzhou.runtime import configure_logging, run_until_signalled
-
-    configure_logging()
-
-    async def main(stop: asyncio.Event) -> None:
-        await run_simulator(industry, host, port, stop)
-
-    print(
-        f"simulated {industry} PLC ({plant.protocol}) on {host}:{port}; Ctrl-C stops it", flush=True
-    )
-    run_until_signalled(main)
 
 
 @app.command()

@@ -124,10 +124,34 @@ class InjectionMouldingMachine(SimulatedAsset):
         self._cycle_elapsed = 0.0
         self._cycle_length = self._draw_cycle_length()
         self._peak_bar = self._draw_peak()
+        # Heater failure (a fault injection): None while the barrel heaters work.
+        self._heater_fault: tuple[float, float] | None = None  # (tau_s, alarm_below_c)
+        self._ambient_c = 25.0  # the moulding hall, where a barrel without heaters cools to
 
     @property
     def state(self) -> str:
         return self._states.state
+
+    @property
+    def heaters_failed(self) -> bool:
+        return self._heater_fault is not None
+
+    def fail_heaters(
+        self, tau_s: float = 900.0, alarm_below_c: float = 180.0, ambient_c: float = 25.0
+    ) -> None:
+        """The barrel heaters stop: the melt cools toward ``ambient_c`` with time constant
+        ``tau_s`` (the barrel's heat capacity), and below ``alarm_below_c`` the controller
+        raises a low-melt-temperature alarm that holds until the heaters are repaired."""
+        if tau_s <= 0:
+            raise ValueError("tau_s must be > 0")
+        self._heater_fault = (tau_s, alarm_below_c)
+        self._ambient_c = ambient_c
+
+    def repair_heaters(self) -> None:
+        """Heaters back: the alarm is acknowledged after its usual dwell, the melt reheats."""
+        self._heater_fault = None
+        if self.state == "alarm":
+            self._states.force("alarm")
 
     def force_state(self, state: str, dwell_s: float | None = None) -> None:
         """Put the machine in ``state`` (an operator stop, a test) for ``dwell_s`` seconds."""
@@ -161,9 +185,19 @@ class InjectionMouldingMachine(SimulatedAsset):
         # toward the coolant. Barrel heaters hold the melt, a little loose in an alarm.
         mould_target = 48.0 if running else self.coolant_c
         self.mould_temp = _approach(self.mould_temp, mould_target, 400.0 if running else 600.0, dt)
-        melt_target = self.melt_setpoint_c - (6.0 if self.state == "alarm" else 0.0)
-        self.melt_temp = _approach(self.melt_temp, melt_target, 60.0, dt)
-        heaters_kw = 7.0 if self.state != "alarm" else 3.0
+        if self._heater_fault is None:
+            melt_target = self.melt_setpoint_c - (6.0 if self.state == "alarm" else 0.0)
+            self.melt_temp = _approach(self.melt_temp, melt_target, 60.0, dt)
+            heaters_kw = 7.0 if self.state != "alarm" else 3.0
+        else:
+            tau_s, alarm_below_c = self._heater_fault
+            self.melt_temp = _approach(self.melt_temp, self._ambient_c, tau_s, dt)
+            heaters_kw = 0.0
+            if self.melt_temp < alarm_below_c and self.state != "alarm":
+                # Cold melt would freeze in the screw: the controller stops and alarms
+                # until someone fixes the heaters (no dwell ends it on its own).
+                self._states.force("alarm", math.inf)
+                self._cycle_elapsed = 0.0
         hydraulics_kw = 4.0 + 38.0 * self.injection_pressure / 1400.0 if running else 1.5
         self.power_kw = heaters_kw + hydraulics_kw
 
@@ -303,6 +337,13 @@ class Pump(SimulatedAsset):
         self.bearing_temp = self.ambient_c()
         self.vibration_rms = 0.05
         self.motor_power = 0.0
+        # Fault injections: bearing wear grows with running hours until the vibration
+        # trip stops the motor; a leak downstream takes part of the flow past the gauge.
+        self.wear_rate_per_h = 0.0
+        self.worn_hours = 0.0
+        self.trip_vibration_mm_s = 11.2
+        self.tripped = False
+        self.leak_fraction = 0.0
         if self.running:  # start warm: a duty pump has been running for hours
             self.flow = self.load() * rated_flow_m3h
             self.bearing_temp = self.ambient_c() + 10.0 + 22.0 * self.load()
@@ -310,7 +351,37 @@ class Pump(SimulatedAsset):
 
     @property
     def running(self) -> bool:
-        return self._states.state == "on"
+        return self._states.state == "on" and not self.tripped
+
+    def start_bearing_wear(self, rate_per_h: float, trip_vibration_mm_s: float = 11.2) -> None:
+        """A damaged bearing: its excess vibration and friction heat grow as
+        ``exp(rate_per_h * running_hours) - 1`` (spalling feeds itself, so wear
+        accelerates) until vibration reaches ``trip_vibration_mm_s`` and the machine
+        protection trips the motor. 11.2 mm/s is the ISO 10816-3 zone C/D limit."""
+        if rate_per_h <= 0:
+            raise ValueError("rate must be > 0")
+        self.wear_rate_per_h = rate_per_h
+        self.trip_vibration_mm_s = trip_vibration_mm_s
+
+    def replace_bearing(self) -> None:
+        """Maintenance done: a new bearing, wear gone, the trip reset."""
+        self.wear_rate_per_h = 0.0
+        self.worn_hours = 0.0
+        self.tripped = False
+
+    def wear_severity(self) -> float:
+        """0 for a healthy bearing; grows exponentially with worn running hours."""
+        if self.wear_rate_per_h <= 0:
+            return 0.0
+        return math.expm1(self.wear_rate_per_h * self.worn_hours)
+
+    def set_leak(self, fraction: float) -> None:
+        """A leak downstream of the flow meter and gauge passing ``fraction`` of rated
+        flow: system resistance falls, so the pump runs out on its curve (more flow
+        through the meter, lower discharge pressure, more power)."""
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError("leak size must be between 0 and 1")
+        self.leak_fraction = fraction
 
     def force_running(self, running: bool, dwell_s: float | None = None) -> None:
         self._states.force("on" if running else "off", dwell_s)
@@ -332,15 +403,22 @@ class Pump(SimulatedAsset):
         ambient = self.ambient_c()
         if self.running:
             load = self.load()
-            flow_target = load * self.rated_flow_m3h
+            flow_target = (load + self.leak_fraction) * self.rated_flow_m3h
             self.flow = max(0.0, _approach(self.flow, flow_target, 5.0, dt))
             share = self.flow / self.rated_flow_m3h
             # Pump curve: head falls as flow rises; the static head of the system stays.
             self.discharge_pressure = 1.5 + 16.0 * (1.15 - 0.35 * share**2) * min(1.0, share / 0.5)
+            if self.wear_rate_per_h > 0:
+                self.worn_hours += dt / 3600.0
+            wear = self.wear_severity()
             self.bearing_temp = _approach(
-                self.bearing_temp, ambient + 10.0 + 22.0 * share, 900.0, dt
+                self.bearing_temp, ambient + 10.0 + 22.0 * share + 3.0 * wear, 900.0, dt
             )
-            self.vibration_rms = max(0.3, 1.6 + 1.4 * share + self.rng.gauss(0.0, 0.15))
+            self.vibration_rms = max(
+                0.3, 1.6 + 1.4 * share + 0.5 * wear + self.rng.gauss(0.0, 0.15)
+            )
+            if wear > 0 and self.vibration_rms >= self.trip_vibration_mm_s:
+                self.tripped = True  # machine protection: stays off until the bearing is new
             hydraulic_kw = self.flow * (self.discharge_pressure - 1.0) / 36.0
             self.motor_power = hydraulic_kw / 0.72 + 1.5 if self.flow > 1.0 else 1.5
         else:

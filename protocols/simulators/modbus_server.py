@@ -1,4 +1,5 @@
-"""A plant served as a real Modbus TCP device (unit id 1), values refreshed every 250 ms."""
+"""A plant served as a real Modbus TCP device (unit id 1), values refreshed every 250 ms
+(every second for the scale plant)."""
 
 from __future__ import annotations
 
@@ -37,9 +38,14 @@ class ModbusSimulator(PlantServer):
     protocol = "modbus"
 
     def __init__(
-        self, plant: Plant, host: str = "127.0.0.1", port: int = 5020, seed: int = 1
+        self,
+        plant: Plant,
+        host: str = "127.0.0.1",
+        port: int = 5020,
+        seed: int = 1,
+        speed: float = 1.0,
     ) -> None:
-        super().__init__(plant, host, port, seed)
+        super().__init__(plant, host, port, seed, speed)
         self._server: ModbusTcpServer | None = None
 
     @property

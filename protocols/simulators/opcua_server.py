@@ -1,4 +1,4 @@
-"""A plant served as a real OPC UA server, values refreshed every 250 ms.
+"""A plant served as a real OPC UA server, values refreshed every 250 ms (by default).
 
 NoSecurity and anonymous by default; with ``SimulatorSecurity`` it also offers
 Basic256Sha256 and Aes128Sha256RsaOaep (Sign, SignAndEncrypt), user accounts and
@@ -135,8 +135,9 @@ class OpcUaSimulator(PlantServer):
         port: int = 4840,
         seed: int = 1,
         security: SimulatorSecurity | None = None,
+        speed: float = 1.0,
     ) -> None:
-        super().__init__(plant, host, port, seed)
+        super().__init__(plant, host, port, seed, speed)
         self.security = security
         self._server: Server | None = None
         self._variables: list[tuple[ua.NodeId, ua.VariantType, str, str]] = []
@@ -146,6 +147,7 @@ class OpcUaSimulator(PlantServer):
         return f"opc.tcp://{self.host}:{self.port}"
 
     async def _serve(self) -> None:
+        self._variables = []  # a restart builds the address space anew
         server = Server(user_manager=_Accounts(self.security) if self.security else None)
         await server.init()
         server.set_endpoint(f"{self.endpoint}/")

@@ -6,13 +6,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from protocols.sample import Value
+from protocols.simulators.faults import (
+    SERVER_FAULTS,
+    ActiveFault,
+    FaultError,
+    clear_process_fault,
+    fault_kind,
+    inject_process_fault,
+    resolve_params,
+)
 from protocols.simulators.plants import Plant
 
 log = logging.getLogger(__name__)
-
-UPDATE_INTERVAL_S = 0.25
 
 Snapshot = dict[tuple[str, str], Value]
 
@@ -22,7 +30,9 @@ class PlantServer:
 
     protocol: str = ""
 
-    def __init__(self, plant: Plant, host: str, port: int, seed: int = 1) -> None:
+    def __init__(
+        self, plant: Plant, host: str, port: int, seed: int = 1, speed: float = 1.0
+    ) -> None:
         if plant.protocol != self.protocol:
             raise ValueError(f"plant {plant.key!r} speaks {plant.protocol}, not {self.protocol}")
         self.plant = plant
@@ -36,6 +46,17 @@ class PlantServer:
         self.served: Snapshot = {}
         self._task: asyncio.Task[None] | None = None
         self._started_at = 0.0
+        # Model time runs ``speed`` times the wall clock, plus whatever was fast-forwarded:
+        # a week of bearing wear can be served in minutes, or skipped over in one call.
+        if speed <= 0:
+            raise ValueError("speed must be > 0")
+        self.speed = speed
+        self._skipped_s = 0.0
+        # Injected faults by (fault, target); while offline (a comms drop) the model
+        # goes on but nothing is served.
+        self._faults: dict[tuple[str, str], ActiveFault] = {}
+        self._offline = False
+        self._drop_task: asyncio.Task[None] | None = None
 
     @property
     def endpoint(self) -> str:
@@ -59,6 +80,11 @@ class PlantServer:
         log.info("%s simulator %s serving on %s", self.protocol, self.plant.key, self.endpoint)
 
     async def stop(self) -> None:
+        if self._drop_task is not None:
+            self._drop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drop_task
+            self._drop_task = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -66,15 +92,106 @@ class PlantServer:
             self._task = None
         await self._shutdown()
 
+    @property
+    def model_time(self) -> float:
+        """Seconds of plant life the model should have lived by now."""
+        elapsed = asyncio.get_running_loop().time() - self._started_at
+        return elapsed * self.speed + self._skipped_s
+
+    async def fast_forward(self, seconds: float) -> None:
+        """Step the plant ``seconds`` ahead now (faults develop meanwhile) and publish."""
+        if seconds < 0:
+            raise ValueError("cannot fast-forward backwards")
+        self._skipped_s += seconds
+        await self.update()
+
     async def update(self) -> None:
         """Step the model to now and publish one consistent snapshot."""
-        self.model.step(asyncio.get_running_loop().time() - self._started_at)
+        self.model.step(self.model_time)
+        if self._offline:
+            return
         self.served = self.model.snapshot()
         await self._publish(self.served)
 
+    @property
+    def faults(self) -> list[ActiveFault]:
+        """The faults in effect, in the order they were injected."""
+        return list(self._faults.values())
+
+    async def inject(self, fault: str, target: str | None = None, **params: Any) -> ActiveFault:
+        """Give the plant (or the server) ``fault``; raises FaultError when it cannot.
+
+        Process faults act on the model from its next step; ``comms_drop`` takes the
+        server down for ``seconds`` in the background; ``server_restart`` stops and
+        starts it on the same port before returning (it is not listed afterwards).
+        """
+        kind = fault_kind(fault)
+        resolved = resolve_params(fault, params)
+        if fault in SERVER_FAULTS:
+            if target not in (None, "", "server", self.plant.key):
+                raise FaultError(f"{fault} applies to the server, not {target!r}")
+            target = "server"
+        elif not target:
+            raise FaultError(f"{fault} needs a target ({kind.target})")
+        active = ActiveFault(fault, target, resolved, self.model.meter.t)
+        if fault == "server_restart":
+            await self._restart()
+            return active
+        if fault == "comms_drop":
+            if self._drop_task is not None and not self._drop_task.done():
+                raise FaultError("comms_drop: a drop is already in progress")
+            if resolved["seconds"] <= 0:
+                raise FaultError("comms_drop: seconds must be > 0")
+            await self._go_offline()
+            self._drop_task = asyncio.create_task(self._come_back(resolved["seconds"]))
+        else:
+            inject_process_fault(self.model, fault, target, resolved)
+        self._faults[(fault, target)] = active
+        log.info("%s simulator %s: injected %s on %s %s", self.protocol, self.plant.key,
+                 fault, target, resolved)  # fmt: skip
+        return active
+
+    async def clear(self, fault: str, target: str | None = None) -> None:
+        """End ``fault`` on ``target`` (a comms drop ends now); KeyError if not active."""
+        fault_kind(fault)
+        key = (fault, "server" if fault in SERVER_FAULTS else target or "")
+        if key not in self._faults:
+            raise KeyError(f"no active {fault} on {key[1]!r}")
+        if fault == "comms_drop":
+            assert self._drop_task is not None
+            self._drop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drop_task
+            self._drop_task = None
+            await self._go_online()
+        else:
+            clear_process_fault(self.model, fault, key[1])
+        del self._faults[key]
+
+    async def _go_offline(self) -> None:
+        self._offline = True
+        await self._shutdown()
+
+    async def _go_online(self) -> None:
+        if self._offline:
+            await self._serve()
+            self._offline = False
+            await self.update()
+
+    async def _come_back(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self._go_online()
+        self._faults.pop(("comms_drop", "server"), None)
+        log.info("%s simulator %s: back after a %.1f s drop", self.protocol, self.plant.key,
+                 seconds)  # fmt: skip
+
+    async def _restart(self) -> None:
+        await self._go_offline()
+        await self._go_online()
+
     async def _update_loop(self) -> None:
         while True:
-            await asyncio.sleep(UPDATE_INTERVAL_S)
+            await asyncio.sleep(self.plant.update_interval_s)
             if self.frozen:
                 continue
             try:

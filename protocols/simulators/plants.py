@@ -65,10 +65,15 @@ class Point:
 
 @dataclass
 class PlantModel:
-    """A running plant: its assets by name, all stepped through the plant meter."""
+    """A running plant: its assets by name, all stepped through the plant meter.
+
+    ``stuck`` holds sensors frozen by a fault: their readings keep the value they had
+    while the process behind them goes on.
+    """
 
     assets: dict[str, SimulatedAsset]
     meter: PowerMeter
+    stuck: dict[tuple[str, str], Value] = field(default_factory=dict)
 
     def step(self, t_seconds: float) -> None:
         self.meter.step(t_seconds)  # the meter steps every load it measures
@@ -76,6 +81,9 @@ class PlantModel:
             asset.step(t_seconds)  # a no-op for the loads, catches any unmetered asset
 
     def value(self, point: Point) -> Value:
+        key = (point.asset, point.tag)
+        if key in self.stuck:
+            return self.stuck[key]
         return self.assets[point.asset].values()[point.tag]
 
     def snapshot(self) -> dict[tuple[str, str], Value]:
@@ -84,7 +92,17 @@ class PlantModel:
         for name, asset in self.assets.items():
             for tag, value in asset.values().items():
                 out[(name, tag)] = value
+        out.update(self.stuck)
         return out
+
+    def stick(self, asset: str, tag: str, value: Value | None = None) -> None:
+        """Freeze one reading at ``value`` (default: what the sensor reads now)."""
+        if asset not in self.assets or tag not in self.assets[asset].values():
+            raise KeyError(f"{asset}.{tag}")
+        self.stuck[(asset, tag)] = self.value_of(asset, tag) if value is None else value
+
+    def value_of(self, asset: str, tag: str) -> Value:
+        return self.stuck.get((asset, tag), self.assets[asset].values()[tag])
 
 
 @dataclass(frozen=True)
@@ -98,6 +116,8 @@ class Plant:
     points: tuple[Point, ...]
     build: Callable[[int], PlantModel] = field(repr=False)
     unit_id: int = 1
+    # How often the server steps the model and republishes; large plants publish less often.
+    update_interval_s: float = 0.25
 
     def model(self, seed: int = 1) -> PlantModel:
         """A fresh model of the plant; the same seed gives the same signals."""
