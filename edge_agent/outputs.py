@@ -110,15 +110,13 @@ class InfluxV1Output:
             await self._post(payload)
 
     async def _post(self, payload: bytes) -> None:
-        try:
-            response = await self._client.post(
-                "/write",
-                params={"db": self.config.database, "precision": "ns"},
-                content=payload,
-                headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
-            )
-        except httpx.HTTPError as exc:
-            raise OutputUnavailable(f"{self.name}: {exc.__class__.__name__}: {exc}") from exc
+        response = await _post_gzip(
+            self._client,
+            self.name,
+            "/write",
+            payload,
+            {"db": self.config.database, "precision": "ns"},
+        )
         if response.status_code == 204:
             return
         error = _error_text(response)
@@ -220,14 +218,7 @@ class CloudOutput:
 
     async def write(self, body: str, points: int) -> None:
         payload = gzip.compress(body.encode("utf-8"), compresslevel=1)
-        try:
-            response = await self._client.post(
-                "/api/ingest",
-                content=payload,
-                headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
-            )
-        except httpx.HTTPError as exc:
-            raise OutputUnavailable(f"{self.name}: {exc.__class__.__name__}: {exc}") from exc
+        response = await _post_gzip(self._client, self.name, "/api/ingest", payload)
         if response.status_code == 204:
             return
         reason = _error_text(response)
@@ -246,6 +237,21 @@ class CloudOutput:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+async def _post_gzip(
+    client: httpx.AsyncClient, name: str, path: str, payload: bytes, params: dict | None = None
+) -> httpx.Response:
+    """POST a gzip body; a network failure means try again later."""
+    try:
+        return await client.post(
+            path,
+            params=params,
+            content=payload,
+            headers={"Content-Encoding": "gzip", "Content-Type": "text/plain"},
+        )
+    except httpx.HTTPError as exc:
+        raise OutputUnavailable(f"{name}: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -4,8 +4,6 @@ and an InfluxDB that is away for a while. Nothing the agent read is lost meanwhi
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -13,11 +11,11 @@ import yaml
 
 from edge_agent.agent import EdgeAgent
 from edge_agent.config import load_config
-from historian import SeriesKey
 from historian.influxdb_v1 import InfluxV1Historian
 from historian.sqlite_store import SqliteHistorian
 from protocols.simulators import PLANTS, create_simulator
 from tests.conftest import free_port
+from tests.edge_fault_helpers import eventually, series_of
 from tests.fixtures_influxd import run_influxd
 
 HOST = "127.0.0.1"
@@ -33,27 +31,8 @@ def agent_for(tmp_path: Path, industry: str, port: int, outputs: list[dict]) -> 
     return EdgeAgent(load_config(path), base_dir=tmp_path)
 
 
-async def eventually(
-    check: Callable[[], bool | Awaitable[bool]], timeout: float, what: str
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if isinstance(result, Awaitable):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
 def pending(agent: EdgeAgent, forwarder) -> int:
     return agent.buffer.backlog(forwarder.output.name).points
-
-
-def series_of(industry: str) -> set[SeriesKey]:
-    plant = PLANTS[industry]
-    return {SeriesKey(plant.site, p.line, p.asset, p.tag) for p in plant.points}
 
 
 def newest(store: SqliteHistorian) -> int:
@@ -78,7 +57,7 @@ async def test_plc_down_at_start_then_restarted(tmp_path: Path, industry: str) -
         simulator = create_simulator(industry, HOST, port)
         await simulator.start()
         await eventually(
-            lambda: {s.key for s in store.list_series()} == series_of(industry), 30, "first data"
+            lambda: {s.key for s in store.list_series()} == set(series_of(industry)), 30, "first data"
         )
         # The PLC restarts: the connection drops, the agent notices and reconnects.
         await simulator.stop()
