@@ -57,7 +57,9 @@ async def test_plc_down_at_start_then_restarted(tmp_path: Path, industry: str) -
         simulator = create_simulator(industry, HOST, port)
         await simulator.start()
         await eventually(
-            lambda: {s.key for s in store.list_series()} == set(series_of(industry)), 30, "first data"
+            lambda: {s.key for s in store.list_series()} == set(series_of(industry)),
+            30,
+            "first data",
         )
         # The PLC restarts: the connection drops, the agent notices and reconnects.
         await simulator.stop()
