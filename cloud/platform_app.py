@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Annotated
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
@@ -59,8 +60,11 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
     # The single-store routers, per tenant: their historian is the tenant's, and only
     # after TenantScope agreed (principals.tenant_historian).
     app.dependency_overrides[deps.get_historian] = principals.tenant_historian
-    app.include_router(series_api.router, prefix="/api/tenants/{key}/series")
-    app.include_router(dashboard.router, prefix="/t/{key}")
+    tenant_in_path = [Depends(_tenant_key)]  # documents {key} in the OpenAPI schema
+    app.include_router(
+        series_api.router, prefix="/api/tenants/{key}/series", dependencies=tenant_in_path
+    )
+    app.include_router(dashboard.router, prefix="/t/{key}", dependencies=tenant_in_path)
     app.include_router(pages.router)
     mount_static(app)
 
@@ -88,6 +92,10 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
         return {"status": "ok"}
 
     return app
+
+
+def _tenant_key(key: Annotated[str, Path(description="The tenant's key.")]) -> str:
+    return key
 
 
 def _bootstrap_admin(session, settings: PlatformSettings) -> None:
