@@ -1,6 +1,13 @@
 """``make bench``: run every benchmark and print its figures."""
 
-from bench import edge_bench, energy_bench, historian_bench, modbus_bench, opcua_bench
+from bench import (
+    cloud_bench,
+    edge_bench,
+    energy_bench,
+    historian_bench,
+    modbus_bench,
+    opcua_bench,
+)
 
 
 def main() -> None:
@@ -9,6 +16,7 @@ def main() -> None:
     opcua_bench.main()
     modbus_bench.main()
     energy_bench.main()
+    cloud_bench.main()
 
 
 main()

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from cloud.principals import DbSession, Scope, require_person
+from historian import HistorianError
 from tenants.agent_tokens import AgentTokenError, create_agent_token, revoke_agent_token
 from tenants.models import AgentToken, IndustryCloud, Tenant
 from tenants.onboarding import OnboardingError, create_tenant, create_user
@@ -85,7 +86,11 @@ def onboard_tenant(
         )
     except OnboardingError as exc:
         raise HTTPException(400, str(exc)) from None
-    request.app.state.storage.historian(tenant.storage_database)  # its store exists from now on
+    try:
+        request.app.state.storage.create(tenant.storage_database)
+    except HistorianError as exc:
+        # Nothing is committed: the tenant and its store come into being together.
+        raise HTTPException(503, f"cannot create the tenant's store: {exc}") from None
     return TenantOut(
         id=tenant.id, key=tenant.key, name=tenant.name, plan=body.plan, district=tenant.district
     )

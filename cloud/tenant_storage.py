@@ -35,6 +35,12 @@ class TenantStorage:
                 self._open[database] = self._make(database)
             return self._open[database]
 
+    def create(self, database: str) -> None:
+        """Make the tenant's store now, at onboarding, not at its first point."""
+        historian = self.historian(database)
+        if isinstance(historian, InfluxV1Historian):
+            historian.ensure_database()
+
     def _make(self, database: str) -> Historian:
         if self._dir is not None:
             return SqliteHistorian(self._dir / f"{database}.db")

@@ -1,0 +1,155 @@
+"""The platform API against raw InfluxDB, same server, same batches, same run.
+
+1. Ingest: agents' line-protocol batches of 5,000 points posted to /api/ingest (token,
+   scope, parsing, rate limit, write) against the same bodies posted straight to
+   influxd's /write.
+2. Query: a 24-hour chart of 50 tags recorded every second (4.3 M points), read as
+   1-minute means through the API, one request per tag, median and p95 latency.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from historian import Point, SeriesKey
+from historian.line_protocol import encode_points
+from tests.conftest import free_port
+from tests.fixtures_influxd import run_influxd
+
+ADMIN = {"email": "admin@bench.cn", "password": "bench-password"}
+BATCH = 5000
+BATCHES = 60
+T0 = 1_790_000_000_000_000_000
+
+
+def _platform(workdir: Path, influx_url: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    host_port = influx_url.removeprefix("http://")
+    env = {
+        **os.environ,
+        "MINGZHOU_SECRET": uuid.uuid4().hex * 2,
+        "MINGZHOU_ADMIN_EMAIL": ADMIN["email"],
+        "MINGZHOU_ADMIN_PASSWORD": ADMIN["password"],
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mingzhou", "cloud", "platform", "--metadata",
+         f"sqlite:///{workdir / 'meta.db'}", "--storage", f"influxdb://{host_port}",
+         "--port", str(port), "--log-level", "WARNING"],
+        env=env,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("the platform API did not start")
+
+
+def _bodies(site: str, tags: int, seconds: int, start_ns: int) -> list[bytes]:
+    keys = [SeriesKey(site, "line-1", f"asset-{t // 10}", f"tag-{t}") for t in range(tags)]
+    points = [
+        Point(key, start_ns + s * 1_000_000_000, 20.0 + (s % 60) * 0.1 + t)
+        for s in range(seconds)
+        for t, key in enumerate(keys)
+    ]
+    return [encode_points(points[i : i + BATCH]).encode() for i in range(0, len(points), BATCH)]
+
+
+def main() -> None:
+    print("cloud: the platform API (its own process) against raw influxd, same batches")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        (workdir / "influxd").mkdir()
+        with run_influxd(workdir / "influxd") as influx:
+            process, url = _platform(workdir, influx.url)
+            try:
+                admin = httpx.post(f"{url}/api/auth/login", json=ADMIN).json()["token"]
+                bearer = {"Authorization": f"Bearer {admin}"}
+                tenant = {"key": "bench-co", "name": "Bench", "plan": "enterprise"}
+                httpx.post(f"{url}/api/tenants", json=tenant, headers=bearer).raise_for_status()
+                token = httpx.post(
+                    f"{url}/api/tenants/bench-co/agent-tokens",
+                    json={"site": "site-1", "name": "e"},
+                    headers=bearer,
+                ).json()["token"]
+                bodies = _bodies("site-1", 50, BATCH * BATCHES // 50, T0)
+                with httpx.Client(timeout=60) as client:
+                    started = time.perf_counter()
+                    for body in bodies:
+                        client.post(
+                            f"{influx.url}/write",
+                            params={"db": "mz_bench_co", "precision": "ns"},
+                            content=body,
+                        ).raise_for_status()
+                    raw = len(bodies) * BATCH / (time.perf_counter() - started)
+                    headers = {"Authorization": f"Token {token}"}
+                    started = time.perf_counter()
+                    for body in bodies:
+                        client.post(
+                            f"{url}/api/ingest", content=body, headers=headers
+                        ).raise_for_status()
+                    api = len(bodies) * BATCH / (time.perf_counter() - started)
+                print(
+                    f"  ingest, batches of {BATCH}: API {api:>9,.0f} points/s;"
+                    f" raw /write {raw:>9,.0f} points/s; ratio {api / raw:.2f}"
+                )
+
+                print(
+                    "  writing 24 h of 50 tags at 1 s (4.3 M points) for the query test …",
+                    flush=True,
+                )
+                day_start = T0 + 10**12 * 1_000
+                with httpx.Client(timeout=120) as client:
+                    for hour in range(24):
+                        for body in _bodies(
+                            "site-1", 50, 3600, day_start + hour * 3600 * 1_000_000_000
+                        ):
+                            client.post(
+                                f"{influx.url}/write",
+                                params={"db": "mz_bench_co", "precision": "ns"},
+                                content=body,
+                            ).raise_for_status()
+                    start = day_start
+                    end = day_start + 86_400 * 1_000_000_000
+                    from cloud.timeparams import format_instant
+
+                    latencies = []
+                    for t in range(50):
+                        params = {
+                            "site": "site-1",
+                            "line": "line-1",
+                            "asset": f"asset-{t // 10}",
+                            "tag": f"tag-{t}",
+                            "start": format_instant(start),
+                            "end": format_instant(end),
+                            "window": "1m",
+                        }
+                        began = time.perf_counter()
+                        answer = client.get(
+                            f"{url}/api/tenants/bench-co/series/data", params=params, headers=bearer
+                        )
+                        latencies.append(time.perf_counter() - began)
+                        answer.raise_for_status()
+                        assert len(answer.json()["points"]) == 1440
+                latencies.sort()
+                p95 = latencies[int(0.95 * len(latencies)) - 1]
+                median = statistics.median(latencies) * 1000
+                print(
+                    f"  24 h chart, 50 tags at 1 s as 1-min means: median {median:.0f} ms,"
+                    f" p95 {p95 * 1000:.0f} ms per tag"
+                    f" ({sum(latencies) * 1000:.0f} ms for all 50, one after another)"
+                )
+            finally:
+                process.terminate()
+                process.wait(timeout=20)
