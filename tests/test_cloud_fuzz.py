@@ -60,7 +60,7 @@ def test_no_generated_request_produces_a_server_error(tmp_path: Path) -> None:
             if header:
                 command += ["--header", header]
             runs[who] = subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+                command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path
             )
         for who, run in runs.items():
             output, _ = run.communicate(timeout=600)
