@@ -67,7 +67,7 @@ class EdgeAgent:
         return path if path.is_absolute() else self.base_dir / path
 
     def _poller(self, device: DeviceConfig) -> DevicePoller:
-        return DevicePoller(device, self.config.agent.site, self._deliver)
+        return DevicePoller(device, self.config.agent.site, self._deliver, base_dir=self.base_dir)
 
     async def _deliver(self, body: str, points: int) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 from edge_agent.config import DeviceConfig, ModbusDeviceConfig, OpcUaDeviceConfig
@@ -23,8 +24,10 @@ class Driver(Protocol):
     async def close(self) -> None: ...
 
 
-def driver_for(device: DeviceConfig) -> Driver:
-    """A driver for the device; imported lazily so an agent loads only what it uses."""
+def driver_for(device: DeviceConfig, base_dir: Path | None = None) -> Driver:
+    """A driver for the device; imported lazily so an agent loads only what it uses.
+
+    ``base_dir`` anchors relative file paths in the device's section (certificates)."""
     if isinstance(device, OpcUaDeviceConfig):
         from protocols.opcua_config import client_security, subscription_settings
         from protocols.opcua_driver import OpcUaDriver, OpcUaTag
@@ -38,7 +41,7 @@ def driver_for(device: DeviceConfig) -> Driver:
             timeout=device.timeout,
             max_nodes_per_read=device.max_nodes_per_read,
             timestamp=device.timestamp,
-            security=client_security(device),
+            security=client_security(device, base_dir),
             subscription=subscription_settings(device),
             watchdog_interval=device.watchdog_interval,
         )

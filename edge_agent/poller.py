@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from edge_agent.backoff import Backoff
 from edge_agent.config import DeviceConfig
@@ -56,11 +57,12 @@ class DevicePoller:
         site: str,
         deliver: Callable[[str, int], Awaitable[None]],
         driver: Driver | None = None,
+        base_dir: Path | None = None,
     ) -> None:
         """``deliver(lines, count)`` must not return before the lines are stored."""
         self.device = device
         self.deliver = deliver
-        self.driver = driver or driver_for(device)
+        self.driver = driver or driver_for(device, base_dir)
         self.series: dict[str, SeriesKey] = series_for(device, site)
         self.filter = ExceptionFilter(tag_settings(device, "deadband"), device.heartbeat)
         self.stats = PollerStats()

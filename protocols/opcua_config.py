@@ -13,12 +13,19 @@ from protocols.opcua_security import ClientSecurity
 from protocols.opcua_subscription import SubscriptionSettings
 
 
-def _path(value: str | None) -> Path | None:
-    return Path(value) if value else None
+def client_security(device: Any, base_dir: Path | None = None) -> ClientSecurity:
+    """``security:``, ``username`` and ``password`` -> ClientSecurity (ValueError if wrong).
 
+    Relative certificate paths start at ``base_dir`` (the config file's folder), so an
+    agent finds its certificates whatever directory a service manager starts it in.
+    """
 
-def client_security(device: Any) -> ClientSecurity:
-    """``security:``, ``username`` and ``password`` -> ClientSecurity (ValueError if wrong)."""
+    def _path(value: str | None) -> Path | None:
+        if not value:
+            return None
+        path = Path(value)
+        return path if path.is_absolute() or base_dir is None else base_dir / path
+
     s = device.security
     return ClientSecurity(
         policy=s.policy,

@@ -235,3 +235,19 @@ def test_hostile_but_storable_names_are_accepted(tmp_path: Path) -> None:
     text = GOOD.replace("    asset: st-01\n", "    asset: 'st 01, \"A\"=x 中文 SELECT'\n")
     config = load_config(write(tmp_path, text), {"INFLUX_PASSWORD": "x"})
     assert config.devices[0].asset == 'st 01, "A"=x 中文 SELECT'
+
+
+def test_relative_certificate_paths_start_at_the_config_folder(tmp_path: Path) -> None:
+    from edge_agent.devices import driver_for
+
+    text = GOOD.replace(
+        "    endpoint: opc.tcp://127.0.0.1:4840\n",
+        "    endpoint: opc.tcp://127.0.0.1:4840\n"
+        "    security: {policy: Basic256Sha256, mode: SignAndEncrypt, certificate: pki/own/cert.der,"
+        " private_key: /etc/mingzhou/key.pem, trust_dir: pki/trusted}\n",
+    )
+    config = load_config(write(tmp_path, text), {"INFLUX_PASSWORD": "x"})
+    security = driver_for(config.devices[1], tmp_path).security
+    assert security.certificate == tmp_path / "pki/own/cert.der"
+    assert security.trust_dir == tmp_path / "pki/trusted"
+    assert str(security.private_key) == "/etc/mingzhou/key.pem"  # absolute stays as given
