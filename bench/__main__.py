@@ -5,6 +5,7 @@ from bench import (
     edge_bench,
     energy_bench,
     historian_bench,
+    maintenance_bench,
     modbus_bench,
     opcua_bench,
 )
@@ -16,6 +17,7 @@ def main() -> None:
     opcua_bench.main()
     modbus_bench.main()
     energy_bench.main()
+    maintenance_bench.main()
     cloud_bench.main()
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from analytics.energy.cli import app as energy_app
+from maintenance.cli import app as maintenance_app
 from mingzhou import __version__
 from mingzhou.browse_commands import app as browse_app
 from mingzhou.certs_commands import app as certs_app
@@ -24,6 +25,7 @@ app.add_typer(cloud_app, name="cloud")
 app.add_typer(browse_app, name="browse")
 app.add_typer(certs_app, name="certs")
 app.add_typer(energy_app, name="energy")
+app.add_typer(maintenance_app, name="maintenance")
 app.command()(sim)
 app.command(
     "sim-fault", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
