@@ -11,9 +11,6 @@ import typer
 
 app = typer.Typer(no_args_is_help=True, help="The cloud service: API and dashboards.")
 
-DEFAULT_HISTORIAN = "sqlite:.demo/mingzhou.db"
-
-
 @app.command()
 def serve(
     historian: Annotated[
@@ -22,7 +19,7 @@ def serve(
             help="sqlite:PATH or influxdb://[user:pass@]host:port/database",
             envvar="MINGZHOU_HISTORIAN",
         ),
-    ] = DEFAULT_HISTORIAN,
+    ],
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",

@@ -99,7 +99,7 @@ def test_cloud_serve_starts_answers_and_stops_on_sigterm(tmp_path: Path) -> None
     [
         (["cloud", "serve", "--historian", "mysql://x"], 2, "--historian: "),
         (
-            ["cloud", "serve", "--port", "{busy}"],
+            ["cloud", "serve", "--historian", "sqlite:{tmp}/x.db", "--port", "{busy}"],
             1,
             "cannot listen on 127.0.0.1:{busy} for the cloud (--port)",
         ),
