@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 app = typer.Typer(no_args_is_help=True, help="The cloud service: API and dashboards.")
+
 
 @app.command()
 def serve(
@@ -27,8 +31,7 @@ def serve(
     """Serve the API and the live dashboard until Ctrl-C."""
     from cloud.app import create_app
     from historian import open_historian
-    from mingzhou.runtime import configure_logging, run_until_signalled
-    from mingzhou.web_server import PortInUse, bind, serve_app
+    from mingzhou.runtime import configure_logging
 
     configure_logging(log_level)
     try:
@@ -37,22 +40,9 @@ def serve(
         print(f"--historian: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
     try:
-        sock = bind(host, port, "the cloud (--port)")
-    except PortInUse as exc:
-        print(exc, file=sys.stderr)
-        raise typer.Exit(1) from None
-
-    async def main(stop: asyncio.Event) -> None:
-        print(
-            f"cloud on http://{host}:{port}/ (historian {store.name}, pid {os.getpid()})",
-            flush=True,
-        )
-        try:
-            await serve_app(create_app(store), sock, stop)
-        finally:
-            store.close()
-
-    run_until_signalled(main)
+        _serve(create_app(store), host, port, "the cloud", f"historian {store.name}")
+    finally:
+        store.close()
 
 
 @app.command()
@@ -86,8 +76,7 @@ def platform(
     """
     from cloud.platform_app import create_platform_app
     from cloud.platform_settings import PlatformSettings
-    from mingzhou.runtime import configure_logging, run_until_signalled
-    from mingzhou.web_server import PortInUse, bind, serve_app
+    from mingzhou.runtime import configure_logging
 
     configure_logging(log_level)
     settings = PlatformSettings.from_environment(
@@ -98,14 +87,22 @@ def platform(
     except (ValueError, OSError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
+    _serve(app_, host, port, "the platform API", "multi-tenant")
+
+
+def _serve(app_: FastAPI, host: str, port: int, purpose: str, detail: str) -> None:
+    """Listen (or exit 1 naming the port), say where, serve until Ctrl-C or SIGTERM."""
+    from mingzhou.runtime import run_until_signalled
+    from mingzhou.web_server import PortInUse, bind, serve_app
+
     try:
-        sock = bind(host, port, "the platform API (--port)")
+        sock = bind(host, port, f"{purpose} (--port)")
     except PortInUse as exc:
         print(exc, file=sys.stderr)
         raise typer.Exit(1) from None
 
     async def main(stop: asyncio.Event) -> None:
-        print(f"platform API on http://{host}:{port}/ (pid {os.getpid()})", flush=True)
+        print(f"{purpose} on http://{host}:{port}/ ({detail}, pid {os.getpid()})", flush=True)
         await serve_app(app_, sock, stop)
 
     run_until_signalled(main)
