@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +33,18 @@ def _progress(message: str) -> None:
     print(f"[maintenance] {message}", file=sys.stderr, flush=True)
 
 
+@contextmanager
+def _readable(what: str) -> Iterator[None]:
+    """A file that is not in the expected format is the caller's mistake: one line, exit 2."""
+    import pandas as pd
+
+    try:
+        yield
+    except (ValueError, KeyError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        reason = f"no column {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise typer.BadParameter(f"cannot read {what}: {reason}") from None
+
+
 def _existing(path: Path) -> Path:
     if not path.is_file():
         raise typer.BadParameter(f"{path} does not exist")
@@ -53,15 +67,16 @@ def evaluate_cmapss_command(
     from maintenance.rul_model import DEFAULT_PARAMS, FULL_GRID
 
     grid = FULL_GRID if full else (DEFAULT_PARAMS,)
-    result = evaluate_cmapss(
-        _existing(train),
-        _existing(test),
-        _existing(rul),
-        grid=grid,
-        n_splits=folds,
-        train_units=train_units,
-        progress=_progress,
-    )
+    with _readable("the C-MAPSS files"):
+        result = evaluate_cmapss(
+            _existing(train),
+            _existing(test),
+            _existing(rul),
+            grid=grid,
+            n_splits=folds,
+            train_units=train_units,
+            progress=_progress,
+        )
     print(json.dumps(result))
 
 
@@ -83,10 +98,13 @@ def evaluate_ai4i_command(
 
     extra: dict[str, str] = {}
     if input is not None and train is None and test is None:
-        train_frame, test_frame = stratified_split(read_ai4i(_existing(input)), 0.25, 0)
+        with _readable(f"{input} as AI4I data"):
+            frame = read_ai4i(_existing(input))
+        train_frame, test_frame = stratified_split(frame, 0.25, 0)
         extra["split"] = describe_split(0.25, 0)
     elif input is None and train is not None and test is not None:
-        train_frame, test_frame = read_ai4i(_existing(train)), read_ai4i(_existing(test))
+        with _readable("the AI4I files"):
+            train_frame, test_frame = read_ai4i(_existing(train)), read_ai4i(_existing(test))
     else:
         raise typer.BadParameter("give --train and --test, or --input alone")
     grid = FULL_GRID if full else (DEFAULT_PARAMS,)
@@ -106,7 +124,9 @@ def split_ai4i_command(
 
     if not 0 < test_size < 1:
         raise typer.BadParameter("must be between 0 and 1", param_hint="--test-size")
-    train_frame, test_frame = stratified_split(read_ai4i(_existing(input)), test_size, seed)
+    with _readable(f"{input} as AI4I data"):
+        frame = read_ai4i(_existing(input))
+    train_frame, test_frame = stratified_split(frame, test_size, seed)
     out.mkdir(parents=True, exist_ok=True)
     train_path, test_path = out / "train.csv", out / "test.csv"
     train_frame.to_csv(train_path, index=False)

@@ -87,3 +87,32 @@ def test_evaluate_ai4i_refuses_both_input_and_train() -> None:
     )
     assert result.exit_code != 0
     assert "give --train and --test, or --input alone" in result.output
+
+
+def test_a_file_in_another_format_is_one_clear_error(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    for args in (
+        ["maintenance", "evaluate", "ai4i", "--input", str(bad)],
+        [
+            "maintenance",
+            "evaluate",
+            "cmapss",
+            "--train",
+            str(bad),
+            "--test",
+            str(bad),
+            "--rul",
+            str(bad),
+            "--fast",
+        ],
+        ["energy", "baseline", "--input", str(bad), "--split-at", "2018-07-01"],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "mingzhou", *args], capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr and "bad.csv" in result.stderr, result.stderr

@@ -19,11 +19,18 @@ HolidaysOption = Annotated[
 
 
 def _load(path: Path, fmt: str):
+    import pandas as pd
+
     from analytics.energy.meter_data import read_meter_csv
 
     if not path.is_file():
         raise typer.BadParameter(f"{path} does not exist")
-    return read_meter_csv(path, fmt)
+    try:
+        return read_meter_csv(path, fmt)
+    except (ValueError, KeyError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        # A file in another format is the caller's mistake: one line, not a traceback.
+        reason = f"no column {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise typer.BadParameter(f"{path} is not a {fmt!r} meter file: {reason}") from None
 
 
 @app.command()
