@@ -9,10 +9,7 @@
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -22,38 +19,12 @@ import httpx
 
 from historian import Point, SeriesKey
 from historian.line_protocol import encode_points
-from tests.conftest import free_port
 from tests.fixtures_influxd import run_influxd
+from tests.platform_process import ADMIN, start_replica, stop_replica
 
-ADMIN = {"email": "admin@bench.cn", "password": "bench-password"}
 BATCH = 5000
 BATCHES = 60
 T0 = 1_790_000_000_000_000_000
-
-
-def _platform(workdir: Path, influx_url: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    host_port = influx_url.removeprefix("http://")
-    env = {
-        **os.environ,
-        "MINGZHOU_SECRET": uuid.uuid4().hex * 2,
-        "MINGZHOU_ADMIN_EMAIL": ADMIN["email"],
-        "MINGZHOU_ADMIN_PASSWORD": ADMIN["password"],
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mingzhou", "cloud", "platform", "--metadata",
-         f"sqlite:///{workdir / 'meta.db'}", "--storage", f"influxdb://{host_port}",
-         "--port", str(port), "--log-level", "WARNING"],
-        env=env,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError("the platform API did not start")
 
 
 def _bodies(site: str, tags: int, seconds: int, start_ns: int) -> list[bytes]:
@@ -72,7 +43,14 @@ def main() -> None:
         workdir = Path(tmp)
         (workdir / "influxd").mkdir()
         with run_influxd(workdir / "influxd") as influx:
-            process, url = _platform(workdir, influx.url)
+            storage = "influxdb://" + influx.url.removeprefix("http://")
+            process, url = start_replica(
+                workdir,
+                f"sqlite:///{workdir / 'meta.db'}",
+                storage,
+                "memory://",
+                uuid.uuid4().hex * 2,
+            )
             try:
                 admin = httpx.post(f"{url}/api/auth/login", json=ADMIN).json()["token"]
                 bearer = {"Authorization": f"Bearer {admin}"}
@@ -151,5 +129,4 @@ def main() -> None:
                     f" ({sum(latencies) * 1000:.0f} ms for all 50, one after another)"
                 )
             finally:
-                process.terminate()
-                process.wait(timeout=20)
+                stop_replica(process)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from historian import Historian
 from historian.influxdb_v1 import InfluxV1Historian
-from historian.sqlite_store import SqliteHistorian
+from historian.open import open_historian
 
 
 class TenantStorage:
@@ -42,12 +41,11 @@ class TenantStorage:
             historian.ensure_database()
 
     def _make(self, database: str) -> Historian:
+        # The storage URL names the server; the tenant's database completes it, in the
+        # forms open_historian already understands.
         if self._dir is not None:
-            return SqliteHistorian(self._dir / f"{database}.db")
-        parts = urlsplit(self.storage)
-        scheme = "https" if parts.scheme.endswith("https") else "http"
-        url = f"{scheme}://{parts.hostname}:{parts.port or 8086}"
-        return InfluxV1Historian(url, database, parts.username, parts.password)
+            return open_historian(f"sqlite:{self._dir / database}.db")
+        return open_historian(f"{self.storage.rstrip('/')}/{database}")
 
     def close(self) -> None:
         with self._lock:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.test_cloud_replicas import ADMIN, start_replica, stop_replica
+from tests.platform_process import ADMIN, start_replica, stop_replica
 
 
 def test_no_generated_request_produces_a_server_error(tmp_path: Path) -> None:
