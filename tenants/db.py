@@ -61,4 +61,6 @@ def upgrade(url: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    # "heads": parts of the platform (assets, agents, jobs, maintenance) add their own
+    # branches from 0001, so they can land in any order.
+    command.upgrade(config, "heads")
