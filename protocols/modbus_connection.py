@@ -4,8 +4,7 @@ requests, a bounded number in flight, and a fresh connection after every lost an
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -104,6 +103,7 @@ class ModbusConnection:
         Raises DeviceUnavailableError when no attempt got an answer.
         """
         loop = asyncio.get_running_loop()
+        pause = self.policy.request_pause
         last: BaseException | None = None
         for attempt in range(self.policy.retries + 1):
             if attempt:
@@ -115,7 +115,7 @@ class ModbusConnection:
                     last = exc
                     continue
             assert self._client is not None
-            if (wait := self._ready_at - loop.time()) > 0:
+            if pause and (wait := self._ready_at - loop.time()) > 0:
                 await asyncio.sleep(wait)
             try:
                 response = await call(self._client)
@@ -130,7 +130,8 @@ class ModbusConnection:
                 self.close()
                 raise
             finally:
-                self._ready_at = loop.time() + self.policy.request_pause
+                if pause:
+                    self._ready_at = loop.time() + pause
             return response
         tries = self.policy.retries + 1
         raise DeviceUnavailableError(
@@ -164,17 +165,15 @@ class ConnectionPool:
             connection.close()
         self._idle = None
 
-    @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[ModbusConnection]:
-        if self._idle is None:
-            raise DriverConnectionError(f"not connected to Modbus {self.connections[0].endpoint}")
+    async def request(self, what: str, call: Call) -> ModbusPDU:
+        """Send one request on the next idle connection (waiting for one if all are busy)."""
         idle = self._idle
-        connection = await idle.get()
+        if idle is None:
+            raise DriverConnectionError(f"not connected to Modbus {self.connections[0].endpoint}")
+        # Explicit get/put rather than a context manager: this runs for every request of
+        # every poll, and the generator machinery of one costs as much as the decoding.
+        connection = idle.get_nowait() if not idle.empty() else await idle.get()
         try:
-            yield connection
+            return await connection.request(what, call)
         finally:
             idle.put_nowait(connection)
-
-    async def request(self, what: str, call: Call) -> ModbusPDU:
-        async with self.connection() as connection:
-            return await connection.request(what, call)
