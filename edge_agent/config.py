@@ -520,7 +520,20 @@ def _semantic_issues(config: AgentConfig, source: SourceMap) -> list[ConfigIssue
 
     device_names: dict[str, int] = {}
     series: dict[tuple[str, str, str], Path_] = {}
+    serial_lines: dict[str, int] = {}  # port -> first device on it
     for d, device in enumerate(config.devices):
+        if isinstance(device, ModbusDeviceConfig) and device.serial is not None:
+            # Units on one RS-485 line share its port, so they must agree on its framing.
+            first_on_port = serial_lines.setdefault(device.serial.port, d)
+            other = config.devices[first_on_port]
+            if other.serial != device.serial:  # type: ignore[union-attr]
+                first = source.line_of(("devices", first_on_port, "serial"))
+                add(
+                    ("devices", d, "serial"),
+                    f"serial port {device.serial.port} is also used by device '{other.name}'"
+                    f" (line {first}) with other settings: one line has one baud rate,"
+                    " parity and framing",
+                )
         if device.name in device_names:
             first = source.line_of(("devices", device_names[device.name], "name"))
             add(

@@ -65,9 +65,13 @@ class ModbusConnection:
     receive the old reply.
     """
 
-    def __init__(self, endpoint: ModbusEndpoint, policy: RequestPolicy) -> None:
+    def __init__(
+        self, endpoint: ModbusEndpoint, policy: RequestPolicy, label: str | None = None
+    ) -> None:
         self.endpoint = endpoint
         self.policy = policy
+        # What messages call this connection: the device, or a shared line's port.
+        self.label = label or str(endpoint)
         self._client: Client | None = None
         self._ready_at = 0.0
 
@@ -83,11 +87,11 @@ class ModbusConnection:
             ok = await client.connect()
         except (OSError, ModbusException, TimeoutError) as exc:
             client.close()
-            raise DriverConnectionError(f"cannot connect to Modbus {self.endpoint}: {exc}") from exc
+            raise DriverConnectionError(f"cannot connect to Modbus {self.label}: {exc}") from exc
         if not ok:
             client.close()
             raise DriverConnectionError(
-                f"cannot connect to Modbus {self.endpoint}: connection refused or timed out"
+                f"cannot connect to Modbus {self.label}: connection refused or timed out"
             )
         self._client = client
 
@@ -135,7 +139,7 @@ class ModbusConnection:
             return response
         tries = self.policy.retries + 1
         raise DeviceUnavailableError(
-            f"Modbus {self.endpoint}: {what}: no answer after {tries} "
+            f"Modbus {self.label}: {what}: no answer after {tries} "
             f"attempt{'s' if tries > 1 else ''} ({last})"
         )
 

@@ -34,6 +34,7 @@ from protocols.modbus_plan import (
 )
 from protocols.modbus_probe import RangeReader, find_refused
 from protocols.modbus_request_decoder import RequestDecoder
+from protocols.modbus_shared_line import SharedLinePool, shares_a_line
 from protocols.modbus_tag import BIT_TABLES, TABLE_NOUNS, ModbusTag
 from protocols.modbus_transport import ModbusEndpoint, SerialSettings, Transport
 from protocols.registers import Value
@@ -141,7 +142,11 @@ class ModbusDriver:
         self._blocked: list[_Slot] = []
         self._calls: dict[tuple[str, int, int], tuple[str, Any]] = {}
         self._replan()
-        self._pool = ConnectionPool(self.target, self.policy)
+        self._pool: ConnectionPool | SharedLinePool = (
+            SharedLinePool(self.target, self.policy)
+            if shares_a_line(self.target)
+            else ConnectionPool(self.target, self.policy)
+        )
 
     @property
     def endpoint(self) -> str:

@@ -96,11 +96,15 @@ def _pty_pair() -> tuple[int, str]:
 
 
 @contextlib.asynccontextmanager
-async def serial_server(context: SimDevice | list[SimDevice]) -> AsyncIterator[str]:
+async def serial_server(
+    context: SimDevice | list[SimDevice], silent_units: frozenset[int] = frozenset()
+) -> AsyncIterator[str]:
     """A Modbus RTU server on one end of a virtual null-modem cable; yields the other end.
 
     Two pseudo-terminals whose master sides this coroutine joins byte for byte, as a
-    cable joins two RS-232 ports, so no Debian package (socat) is needed.
+    cable joins two RS-232 ports, so no Debian package (socat) is needed. Requests to a
+    unit in ``silent_units`` are dropped on the cable, as if that device were switched
+    off (pymodbus's server would answer for any unit).
     """
     master_a, server_path = _pty_pair()
     master_b, client_path = _pty_pair()
@@ -108,7 +112,11 @@ async def serial_server(context: SimDevice | list[SimDevice]) -> AsyncIterator[s
 
     def relay(source: int, target: int) -> None:
         with contextlib.suppress(OSError):  # EIO while the other end is closed
-            os.write(target, os.read(source, 4096))
+            data = os.read(source, 4096)
+            # A pty hands over one whole request frame per read: its first byte is the unit.
+            if source == master_b and data and data[0] in silent_units:
+                return
+            os.write(target, data)
 
     # Keep the slaves open from our side too, so a master never reads EIO between
     # the client's close and reopen.

@@ -251,3 +251,38 @@ def test_relative_certificate_paths_start_at_the_config_folder(tmp_path: Path) -
     assert security.certificate == tmp_path / "pki/own/cert.der"
     assert security.trust_dir == tmp_path / "pki/trusted"
     assert str(security.private_key) == "/etc/mingzhou/key.pem"  # absolute stays as given
+
+
+def test_units_on_one_serial_port_must_agree_on_its_framing(tmp_path: Path) -> None:
+    device = """\
+  - name: {name}
+    protocol: modbus
+    transport: rtu
+    serial: {{port: /dev/ttyUSB0, baudrate: {baud}}}
+    unit_id: {unit}
+    line: line-1
+    asset: {name}
+    tags:
+      - name: level
+        table: holding
+        address: 0
+        type: uint16
+"""
+    head = "agent:\n  name: e\n  site: s\ndevices:\n"
+    tail = "outputs:\n  - type: sqlite\n    path: store.db\n"
+    same = (
+        head
+        + device.format(name="a", baud=19200, unit=1)
+        + device.format(name="b", baud=19200, unit=2)
+    )
+    assert len(load_config(write(tmp_path, same + tail), {}).devices) == 2
+    other = (
+        head
+        + device.format(name="a", baud=19200, unit=1)
+        + device.format(name="b", baud=9600, unit=2)
+    )
+    assert errors_of(write(tmp_path, other + tail)) == [
+        f"{tmp_path / 'agent.yaml'}:20: devices[1].serial: serial port /dev/ttyUSB0 is also"
+        " used by device 'a' (line 8) with other settings: one line has one baud rate,"
+        " parity and framing"
+    ]
