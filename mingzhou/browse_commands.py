@@ -75,11 +75,38 @@ def opcua(
         str | None,
         typer.Option("--write-config", help="Write a starter agent config section to FILE."),
     ] = None,
+    policy: Annotated[
+        str, typer.Option(help="None, Basic256Sha256 or Aes128Sha256RsaOaep.")
+    ] = "None",
+    mode: Annotated[str, typer.Option(help="None, Sign or SignAndEncrypt.")] = "None",
+    pki: Annotated[
+        str, typer.Option(help="Our certificate folder (made by `mingzhou certs create`).")
+    ] = "pki",
+    username: Annotated[str | None, typer.Option(help="Log in as this user.")] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(envvar="MINGZHOU_OPCUA_PASSWORD", help="The user's password (or env var)."),
+    ] = None,
 ) -> None:
-    """Print an OPC UA server's endpoints and variables, or write a device section."""
-    from mingzhou.opcua_browse_output import browse_report
+    """Print an OPC UA server's endpoints and variables, or write a device section.
 
-    report = asyncio.run(browse_report(endpoint, depth, name, timeout, write_config is not None))
+    Secured servers: give the policy and mode it offers (the first, unsecured look lists
+    them) and our pki folder; the written section carries the same security settings.
+    """
+    from pathlib import Path
+
+    from mingzhou.opcua_browse_output import browse_report
+    from protocols.opcua_security import ClientSecurity, PkiPaths
+
+    try:
+        security = ClientSecurity.from_pki(
+            PkiPaths(Path(pki)), policy, mode, username=username, password=password
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--policy/--mode") from None
+    report = asyncio.run(
+        browse_report(endpoint, depth, name, timeout, write_config is not None, security)
+    )
     if write_config:
         with open(write_config, "w", encoding="utf-8") as out:
             out.write(report)

@@ -159,3 +159,36 @@ def test_incomplete_security_settings_are_refused() -> None:
         ClientSecurity("Basic256Sha256", "Sign")
     with pytest.raises(ValueError, match="policy None goes with mode None"):
         ClientSecurity("None", "Sign")
+
+
+@module_loop
+async def test_browse_a_secured_server_writes_a_section_with_its_security(
+    secured: Secured, tmp_path: Path
+) -> None:
+    import typer
+    import yaml
+
+    from edge_agent.config import load_config
+    from mingzhou.opcua_browse_output import browse_report
+
+    security = ClientSecurity.from_pki(
+        secured.client, "Basic256Sha256", "SignAndEncrypt", username="operator", password="s3cret"
+    )
+    report = await browse_report(secured.endpoint, 3, "imm", 5.0, True, security)
+    (device,) = yaml.safe_load(report)["devices"]
+    assert device["security"]["policy"] == "Basic256Sha256"
+    assert device["username"] == "operator" and device["password"] == "${OPCUA_PASSWORD}"
+    assert "ns=2;s=IMM01.MeltTemp" in {t["node"] for t in device["tags"]}
+    config = tmp_path / "agent.yaml"
+    body = {"agent": {"name": "e", "site": "s"}, "devices": [{**device, "asset": "imm-01"}]}
+    config.write_text(yaml.safe_dump({**body, "outputs": [{"type": "sqlite", "path": "x.db"}]}))
+    loaded = load_config(config, {"OPCUA_PASSWORD": "s3cret"})
+    assert loaded.devices[0].password == "s3cret"
+    # Without security the same server is refused, and the message says what to set.
+    with pytest.raises(typer.BadParameter, match="offers no endpoint with security policy None"):
+        await browse_report(secured.endpoint, 3, "imm", 5.0, True, None)
+    wrong = ClientSecurity.from_pki(
+        secured.client, "Basic256Sha256", "SignAndEncrypt", username="operator", password="no"
+    )
+    with pytest.raises(typer.BadParameter, match="refused user 'operator'"):
+        await browse_report(secured.endpoint, 3, "imm", 5.0, True, wrong)
