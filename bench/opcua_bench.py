@@ -20,7 +20,7 @@ from asyncua import Client, Server, ua
 
 from protocols.opcua_driver import OpcUaDriver, OpcUaTag, SubscriptionSettings
 
-NODES = 5_000
+NODES = 10_000  # the size the protocols issue names for benchmarks
 FOLDER = 1_000
 SUBSCRIBED = 1_000
 UPDATE_S = 0.1

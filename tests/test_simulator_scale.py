@@ -58,3 +58,25 @@ async def test_modbus_driver_reads_all_2000_tags() -> None:
     finally:
         await driver.close()
         await sim.stop()
+
+
+@pytest.mark.parametrize("protocol", ["opcua", "modbus"])
+async def test_the_10000_tag_simulator_is_read_whole(protocol: str) -> None:
+    """The size the issue names for benchmarks: ten folders of 1,000 nodes, or 10,000 registers."""
+    sim = create_simulator("scale", port=free_port(), tags=10_000, protocol=protocol)
+    await sim.start()
+    if protocol == "opcua":
+        driver = OpcUaDriver(sim.endpoint, sim.plant.opcua_tags(), timeout=10.0)
+    else:
+        driver = ModbusDriver("127.0.0.1", sim.port, 1, sim.plant.modbus_tags())
+    try:
+        sim.frozen = True
+        await driver.connect()
+        samples = await driver.read()
+        assert len(samples) == 10_000 and all(s.error is None for s in samples)
+        expected = [sim.served[(p.asset, p.tag)] for p in sim.plant.points]
+        assert [s.value for s in samples] == expected
+        assert len({p.asset for p in sim.plant.points}) == 10
+    finally:
+        await driver.close()
+        await sim.stop()
