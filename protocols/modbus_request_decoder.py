@@ -8,6 +8,9 @@ bytes once, and every tag is one precompiled ``struct.unpack_from`` at its byte 
 - ``CDAB`` and ``BADC`` values (word-swapped) read the same registers packed in reverse
   order, where their words appear high word first, at the mirrored offset.
 
+Tags that read the same bytes the same way are gathered into one struct format with pad
+bytes between them, so most requests decode every tag with one ``unpack_from``.
+
 Strings and single bits of a register keep the codec's general path. A response that
 does not fit (short, or a register out of range) raises, and the driver then decodes tag
 by tag so that only the bad tags say so.
@@ -26,8 +29,9 @@ from protocols.sample import Quality, Sample
 _GOOD = Quality.GOOD
 _new_sample = tuple.__new__  # Sample(...) without the NamedTuple's Python-level __new__
 Unpack = Callable[[bytes, int], tuple[Any, ...]]
-# slot index, tag name, unpack_from, byte offset, post-processing (None: the raw value)
-_Entry = tuple[int, str, Unpack, int, Callable[[Any], Any] | None]
+Post = Callable[[Any], Any] | None
+# slot index, tag name, post-processing (None: the raw value)
+_Target = tuple[int, str, Post]
 
 
 def _post(data_type: str, scale: float, offset: float) -> Callable[[Any], Any] | None:
@@ -42,16 +46,38 @@ def _post(data_type: str, scale: float, offset: float) -> Callable[[Any], Any] |
     return lambda raw: float(raw * scale + offset)
 
 
+class _Group:
+    """Non-overlapping values read from one buffer with one byte order: one struct."""
+
+    def __init__(self, mirrored: bool, endian: str) -> None:
+        self.mirrored = mirrored
+        self.endian = endian
+        # byte offset, size, struct code, target
+        self.fields: list[tuple[int, int, str, _Target]] = []
+
+    def fits(self, offset: int, size: int) -> bool:
+        return all(offset + size <= o or o + n <= offset for o, n, _, _ in self.fields)
+
+    def compile(self) -> tuple[Unpack, bool, list[_Target]]:
+        fields = sorted(self.fields, key=lambda f: f[0])
+        fmt, position = self.endian, 0
+        for offset, size, code, _ in fields:
+            if offset > position:
+                fmt += f"{offset - position}x"
+            fmt += code
+            position = offset + size
+        return struct.Struct(fmt).unpack_from, self.mirrored, [f[3] for f in fields]
+
+
 class RequestDecoder:
     """Turns the words (or bits) of one response into Samples for the request's tags."""
 
     def __init__(self, table: str, address: int, count: int, slots: Sequence[Any]) -> None:
         self.bits = table in BIT_TABLES
         self._pack = struct.Struct(f">{count}H").pack
-        self.forward: list[_Entry] = []  # read from the registers as they came
-        self.mirrored: list[_Entry] = []  # read from the registers in reverse order
         self.general: list[tuple[int, Any, int]] = []  # slot index, tag, word offset
         self.bit_entries: list[tuple[int, str, int]] = []
+        groups: list[_Group] = []
         for slot in slots:
             tag = slot.tag
             start = tag.address - address
@@ -65,13 +91,23 @@ class RequestDecoder:
                 continue
             order = codec.byte_order
             endian = "<" if order in ("DCBA", "BADC") else ">"
-            unpack = struct.Struct(endian + fmt[0]).unpack_from
-            post = _post(tag.data_type, codec.scale, codec.offset)
-            if fmt[1] > 1 and order in ("CDAB", "BADC"):
-                mirrored_offset = 2 * (count - start - fmt[1])
-                self.mirrored.append((slot.index, tag.name, unpack, mirrored_offset, post))
-            else:
-                self.forward.append((slot.index, tag.name, unpack, 2 * start, post))
+            mirrored = fmt[1] > 1 and order in ("CDAB", "BADC")
+            offset = 2 * (count - start - fmt[1]) if mirrored else 2 * start
+            target = (slot.index, tag.name, _post(tag.data_type, codec.scale, codec.offset))
+            group = next(
+                (
+                    g
+                    for g in groups
+                    if g.mirrored == mirrored and g.endian == endian and g.fits(offset, 2 * fmt[1])
+                ),
+                None,
+            )
+            if group is None:
+                group = _Group(mirrored, endian)
+                groups.append(group)
+            group.fields.append((offset, 2 * fmt[1], fmt[0], target))
+        self.groups = [g.compile() for g in groups]
+        self.needs_mirror = any(g.mirrored for g in groups)
 
     def fill(self, words: list, started: int, samples: list[Sample | None]) -> None:
         """Write one GOOD Sample per tag into ``samples`` at the tag's slot index.
@@ -85,18 +121,14 @@ class RequestDecoder:
                 samples[index] = new(cls, (name, bool(words[offset]), started, good, None, None))
             return
         data = self._pack(*words)
-        for index, name, unpack, offset, post in self.forward:
-            value = unpack(data, offset)[0]
-            if post is not None:
-                value = post(value)
-            samples[index] = new(cls, (name, value, started, good, None, None))
-        if self.mirrored:
-            mirrored = self._pack(*reversed(words))
-            for index, name, unpack, offset, post in self.mirrored:
-                value = unpack(mirrored, offset)[0]
-                if post is not None:
-                    value = post(value)
-                samples[index] = new(cls, (name, value, started, good, None, None))
+        mirrored = self._pack(*reversed(words)) if self.needs_mirror else data
+        for unpack, from_mirrored, targets in self.groups:
+            values = unpack(mirrored if from_mirrored else data)
+            for (index, name, post), value in zip(targets, values, strict=True):
+                samples[index] = new(
+                    cls,
+                    (name, value if post is None else post(value), started, good, None, None),
+                )
         for index, tag, start in self.general:
             value = tag.codec.decode(words[start : start + tag.count])
             samples[index] = new(cls, (tag.name, value, started, good, None, None))
