@@ -230,6 +230,42 @@ class ModbusTagConfig(_TagBase):
         return "CDAB" if self.word_order == "little" else "ABCD"
 
 
+class _GroupBase(_Strict):
+    """Tags of one device read on their own schedule (fast process values every 100 ms,
+    slow counters every minute) over the device's one connection or session."""
+
+    name: str = Field(description="Names the group in logs and metrics.")
+    interval: Seconds | None = Field(default=None, description="Default: the device's interval.")
+
+    _name = field_validator("name")(_check_name)
+
+
+class OpcUaGroupConfig(_GroupBase):
+    mode: Literal["poll", "subscribe"] | None = Field(
+        default=None, description="Default: the device's mode."
+    )
+    subscription: OpcUaSubscriptionConfig | None = Field(
+        default=None, description="Default: the device's subscription settings."
+    )
+    tags: list[OpcUaTagConfig] = Field(min_length=1)
+
+
+class ModbusGroupConfig(_GroupBase):
+    tags: list[ModbusTagConfig] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class TagGroup:
+    """One schedule of a device, resolved: which of the device's tags (by position in
+    ``all_tags()``) it reads, how often, and whether by polling or by subscription."""
+
+    name: str
+    interval: float
+    mode: str
+    indices: tuple[int, ...]
+    subscription: OpcUaSubscriptionConfig | None = None
+
+
 class _DeviceBase(_Strict):
     name: str
     line: Name | None = Field(default=None, description="Default line for the tags.")
@@ -242,6 +278,43 @@ class _DeviceBase(_Strict):
 
     _name = field_validator("name")(_check_name)
     _place = field_validator("asset", "line")(_check_optional_name)
+
+    def all_tags(self) -> list[Any]:
+        """The device's own tags, then each group's, in order: the driver's tag list."""
+        groups = getattr(self, "groups", [])
+        return [*getattr(self, "tags", []), *(t for g in groups for t in g.tags)]
+
+    def tag_groups(self) -> list[TagGroup]:
+        """The device's schedules: its own tags on its interval, then one per group."""
+        mode = getattr(self, "mode", "poll")
+        subscription = getattr(self, "subscription", None)
+        own = len(getattr(self, "tags", []))
+        out = []
+        if own:
+            out.append(TagGroup(self.name, self.interval, mode, tuple(range(own)), subscription))
+        start = own
+        for group in getattr(self, "groups", []):
+            indices = tuple(range(start, start + len(group.tags)))
+            start += len(group.tags)
+            out.append(
+                TagGroup(
+                    f"{self.name}/{group.name}",
+                    group.interval or self.interval,
+                    getattr(group, "mode", None) or mode,
+                    indices,
+                    getattr(group, "subscription", None) or subscription,
+                )
+            )
+        return out
+
+    @model_validator(mode="after")
+    def _has_tags(self) -> _DeviceBase:
+        if not self.all_tags():
+            raise ValueError("a device needs tags, or groups of tags")
+        names = [g.name for g in getattr(self, "groups", [])]
+        if len(set(names)) != len(names):
+            raise ValueError("group names must be unique within a device")
+        return self
 
 
 class OpcUaDeviceConfig(_DeviceBase):
@@ -262,7 +335,10 @@ class OpcUaDeviceConfig(_DeviceBase):
     watchdog_interval: Seconds | None = Field(
         default=None, description="Session keep-alive probe period; default 4 x timeout."
     )
-    tags: list[OpcUaTagConfig] = Field(min_length=1)
+    tags: list[OpcUaTagConfig] = Field(default_factory=list)
+    groups: list[OpcUaGroupConfig] = Field(
+        default_factory=list, description="Tags on schedules of their own, one session."
+    )
 
     @model_validator(mode="after")
     def _security_complete(self) -> OpcUaDeviceConfig:
@@ -303,7 +379,10 @@ class ModbusDeviceConfig(_DeviceBase):
     max_concurrent: int = Field(default=1, ge=1, le=16, description="TCP requests in flight.")
     degrade_after: int = Field(default=3, ge=1, description="Failed cycles before polling less.")
     max_degraded_interval: Seconds = Field(default=60.0, gt=0)
-    tags: list[ModbusTagConfig] = Field(min_length=1)
+    tags: list[ModbusTagConfig] = Field(default_factory=list)
+    groups: list[ModbusGroupConfig] = Field(
+        default_factory=list, description="Tags on schedules of their own, one connection."
+    )
 
     @model_validator(mode="after")
     def _transport(self) -> ModbusDeviceConfig:
@@ -541,8 +620,15 @@ def _semantic_issues(config: AgentConfig, source: SourceMap) -> list[ConfigIssue
                 f"duplicate device name '{device.name}' (first on line {first})",
             )
         device_names.setdefault(device.name, d)
-        for t, tag in enumerate(device.tags):
-            path: Path_ = ("devices", d, "tags", t)
+        placed: list[tuple[Path_, Any]] = [
+            (("devices", d, "tags", t), tag) for t, tag in enumerate(device.tags)
+        ]
+        placed += [
+            (("devices", d, "groups", g, "tags", t), tag)
+            for g, group in enumerate(device.groups)
+            for t, tag in enumerate(group.tags)
+        ]
+        for path, tag in placed:
             line, asset = tag.line or device.line, tag.asset or device.asset
             for what, value in (("asset", asset), ("line", line)):
                 if not value:

@@ -36,7 +36,7 @@ def driver_for(device: DeviceConfig, base_dir: Path | None = None) -> Driver:
             device.endpoint,
             [
                 OpcUaTag(key, tag.node, tag.path)
-                for key, tag in zip(_driver_keys(device), device.tags, strict=True)
+                for key, tag in zip(_driver_keys(device), device.all_tags(), strict=True)
             ],
             timeout=device.timeout,
             max_nodes_per_read=device.max_nodes_per_read,
@@ -66,7 +66,7 @@ def driver_for(device: DeviceConfig, base_dir: Path | None = None) -> Driver:
                     bit=tag.bit,
                     length=tag.length,
                 )
-                for key, tag in zip(_driver_keys(device), device.tags, strict=True)
+                for key, tag in zip(_driver_keys(device), device.all_tags(), strict=True)
             ],
             timeout=device.timeout,
             max_gap=device.max_gap,
@@ -91,19 +91,17 @@ def _driver_keys(device: DeviceConfig) -> list[str]:
     One PLC often serves several assets with the same tag names (three stations, each
     with a cycle_count), so the driver sees ``ST-01.cycle_count``, not ``cycle_count``.
     """
-    keys = [f"{tag.asset or device.asset}.{tag.name}" for tag in device.tags]
+    tags = device.all_tags()
+    keys = [f"{tag.asset or device.asset}.{tag.name}" for tag in tags]
     if len(set(keys)) != len(keys):
-        keys = [
-            f"{tag.line or device.line}.{key}" for key, tag in zip(keys, device.tags, strict=True)
-        ]
+        keys = [f"{tag.line or device.line}.{key}" for key, tag in zip(keys, tags, strict=True)]
     return keys
 
 
 def tag_settings(device: DeviceConfig, field: str) -> dict[str, Any]:
     """Driver tag name → one per-tag setting (e.g. its deadband)."""
-    return {
-        key: getattr(tag, field) for key, tag in zip(_driver_keys(device), device.tags, strict=True)
-    }
+    tags = device.all_tags()
+    return {key: getattr(tag, field) for key, tag in zip(_driver_keys(device), tags, strict=True)}
 
 
 def series_for(device: DeviceConfig, site: str) -> dict[str, SeriesKey]:
@@ -115,5 +113,5 @@ def series_for(device: DeviceConfig, site: str) -> dict[str, SeriesKey]:
             asset=tag.asset or device.asset or "",
             tag=tag.name,
         )
-        for key, tag in zip(_driver_keys(device), device.tags, strict=True)
+        for key, tag in zip(_driver_keys(device), device.all_tags(), strict=True)
     }

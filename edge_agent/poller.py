@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge_agent.backoff import Backoff
-from edge_agent.config import DeviceConfig
+from edge_agent.config import DeviceConfig, TagGroup
 from edge_agent.devices import Driver, driver_for, series_for, tag_settings
 from edge_agent.exception_filter import ExceptionFilter
 from historian import Point, SeriesKey
@@ -87,10 +87,7 @@ class DevicePoller:
             log.info("%s: connected to %s", self.name, self.driver.endpoint)
             backoff.reset()
             try:
-                if getattr(self.device, "mode", "poll") == "subscribe":
-                    await self._consume(stop)
-                else:
-                    await self._poll(stop)
+                await self._run_groups(stop)
             except (DriverError, TimeoutError, OSError) as exc:
                 self._connection_lost(exc, "connection lost")
                 await self._close()
@@ -102,8 +99,44 @@ class DevicePoller:
                 await _sleep(stop, _retry_delay(backoff, exc))
         await self._close()
 
-    async def _poll(self, stop: asyncio.Event) -> None:
-        interval = self.device.interval
+    async def _run_groups(self, stop: asyncio.Event) -> None:
+        """Each tag group on its own schedule over the one connection, until one fails.
+
+        A failure is the device's (its connection or session): the other groups stop
+        too, and the device reconnects once for all of them.
+        """
+        groups = self.device.tag_groups()
+        if len(groups) == 1:  # the common case: no groups, the driver's whole tag list
+            groups = [dataclasses.replace(groups[0], indices=())]
+        tasks = [asyncio.create_task(self._run_group(stop, g)) for g in groups]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if (exc := task.exception()) is not None:
+                raise exc
+
+    async def _run_group(self, stop: asyncio.Event, group: TagGroup) -> None:
+        # () stands for every tag: drivers (and test doubles) then get a plain read().
+        args: tuple = (group.indices,) if group.indices else ()
+        if group.mode == "subscribe":
+            settings = None
+            if group.subscription is not None and group.subscription is not getattr(
+                self.device, "subscription", None
+            ):
+                from protocols.opcua_config import subscription_settings
+
+                settings = subscription_settings(group)
+            await self._consume(stop, *args, **({"settings": settings} if settings else {}))
+        else:
+            await self._poll(stop, group.name, group.interval, args)
+
+    async def _poll(
+        self, stop: asyncio.Event, name: str, interval: float, args: tuple = ()
+    ) -> None:
         while not stop.is_set():
             tick = next_tick(time.time(), interval)
             if await _sleep(stop, tick - time.time()):
@@ -111,7 +144,7 @@ class DevicePoller:
             started = time.monotonic()
             # A driver that retries inside a read knows its own worst case (Modbus does).
             timeout = getattr(self.driver, "read_timeout", self.device.timeout)
-            samples = await asyncio.wait_for(self.driver.read(), timeout=timeout)
+            samples = await asyncio.wait_for(self.driver.read(*args), timeout=timeout)
             elapsed = time.monotonic() - started
             self.stats.read_seconds += elapsed
             self.stats.last_read_seconds = elapsed
@@ -120,15 +153,15 @@ class DevicePoller:
                 self.stats.overruns += 1
                 log.warning(
                     "%s: read took %.2f s, longer than the %.2f s interval; skipping ticks",
-                    self.name,
+                    name,
                     elapsed,
                     interval,
                 )
 
-    async def _consume(self, stop: asyncio.Event) -> None:
+    async def _consume(self, stop: asyncio.Event, *args: object, **kwargs: object) -> None:
         """Subscription mode: the server pushes changes; the driver's keep-alive, not a
         read timeout, tells a quiet plant from a dead server."""
-        stream = self.driver.subscribe()  # type: ignore[attr-defined]
+        stream = self.driver.subscribe(*args, **kwargs)  # type: ignore[attr-defined]
         stopping = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
@@ -136,6 +169,9 @@ class DevicePoller:
                 done, _ = await asyncio.wait({batch, stopping}, return_when=asyncio.FIRST_COMPLETED)
                 if batch not in done:
                     batch.cancel()
+                    # Let the cancelled anext() finish before aclose(): closing a
+                    # generator that is still running raises instead of closing it.
+                    await asyncio.gather(batch, return_exceptions=True)
                     return
                 await self._handle(batch.result())
         finally:

@@ -32,7 +32,7 @@ def validate(
 ) -> None:
     """Check a config file; print every error with file, line and field (exit code 2)."""
     agent = _load_or_exit(config)
-    tags = sum(len(device.tags) for device in agent.devices)
+    tags = sum(len(device.all_tags()) for device in agent.devices)
     print(
         f"{config}: OK: agent {agent.agent.name!r} at site {agent.agent.site!r}, "
         f"{len(agent.devices)} devices, {tags} tags, {len(agent.outputs)} outputs"

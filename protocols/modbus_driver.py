@@ -140,6 +140,8 @@ class ModbusDriver:
         self._refusal_codes: dict[int, int] = {}  # slot index -> the code that refused it
         self.requests: list[ReadRequest] = []
         self._blocked: list[_Slot] = []
+        # Tag groups read on schedules of their own: each group's plan, by tag positions.
+        self._group_plans: dict[tuple[int, ...], list[ReadRequest]] = {}
         self._calls: dict[tuple[str, int, int], tuple[str, Any]] = {}
         self._replan()
         self._pool: ConnectionPool | SharedLinePool = (
@@ -190,8 +192,9 @@ class ModbusDriver:
         """Close the connection; safe to call more than once."""
         self._pool.close()
 
-    async def read(self) -> list[Sample]:
-        """Read every tag once, in configuration order, stamped with the read's start.
+    async def read(self, indices: Sequence[int] | None = None) -> list[Sample]:
+        """Read every tag once (or the tags at ``indices``: a tag group), in configuration
+        order, stamped with the read's start.
 
         A Modbus exception for one request turns only its truly bad tags into BAD
         samples; a device that does not answer raises DeviceUnavailableError.
@@ -200,15 +203,17 @@ class ModbusDriver:
             raise DriverConnectionError(f"not connected to Modbus {self.endpoint}")
         started = now_ns()
         samples: list[Sample | None] = [None] * len(self.tags)
+        wanted = None if indices is None else set(indices)
         for slot in self._blocked:
-            code = self._refusal_codes.get(slot.index, ILLEGAL_DATA_ADDRESS)
-            samples[slot.index] = self._bad(slot.tag, started, code)
+            if wanted is None or slot.index in wanted:
+                code = self._refusal_codes.get(slot.index, ILLEGAL_DATA_ADDRESS)
+                samples[slot.index] = self._bad(slot.tag, started, code)
         learned = False
         pool = self._pool
         try:
             # Straight to the pool and back, no helper coroutines in between: every await
             # layer costs on each request of each poll (the benchmark counts it).
-            for request in self.requests:
+            for request in self._requests_for(indices):
                 response = await pool.request(*self._prepared(request))
                 if response.isError():
                     learned |= await self._refused(request, response, started, samples)
@@ -326,16 +331,28 @@ class ModbusDriver:
 
     def _replan(self) -> None:
         self._blocked = [s for s in self._slots if touches_refused(s, self.refused)]
-        self.requests = plan_reads(
-            self._slots,
-            self.max_gap,
-            self.max_registers,
-            max_bits=self.max_bits,
-            refused=self.refused,
+        self.requests = self._plan(self._slots)
+        for key in self._group_plans:
+            self._group_plans[key] = self._plan([self._slots[i] for i in key])
+        every = [r for plan in (self.requests, *self._group_plans.values()) for r in plan]
+        self._decoders = {id(r): RequestDecoder(r.table, r.address, r.count, r.tags) for r in every}
+
+    def _plan(self, slots: list[_Slot]) -> list[ReadRequest]:
+        return plan_reads(
+            slots, self.max_gap, self.max_registers, max_bits=self.max_bits, refused=self.refused
         )
-        self._decoders = {
-            id(r): RequestDecoder(r.table, r.address, r.count, r.tags) for r in self.requests
-        }
+
+    def _requests_for(self, indices: Sequence[int] | None) -> list[ReadRequest]:
+        """The plan for a group of tags (by position), made once and kept with the others."""
+        if indices is None:
+            return self.requests
+        key = tuple(indices)
+        plan = self._group_plans.get(key)
+        if plan is None:
+            plan = self._group_plans[key] = self._plan([self._slots[i] for i in key])
+            for r in plan:
+                self._decoders[id(r)] = RequestDecoder(r.table, r.address, r.count, r.tags)
+        return plan
 
     def _fill(
         self, request: ReadRequest, response: ModbusPDU, started: int, samples: list[Sample | None]

@@ -17,6 +17,7 @@ from protocols.errors import DriverConnectionError, DriverError
 from protocols.opcua_addressing import TagAddress, parse_node_id, resolve_addresses
 from protocols.opcua_limits import OperationLimits, batches, read_operation_limits
 from protocols.opcua_security import ClientSecurity, apply_security, describe_security_failure
+from protocols.opcua_subscription import SKIP as _SKIP
 from protocols.opcua_subscription import SubscriptionSettings, stream_changes
 from protocols.opcua_types import (
     TIMESTAMP_MODES,
@@ -204,17 +205,19 @@ class OpcUaDriver:
             raise DriverConnectionError(f"not connected to OPC UA {self.endpoint}")
         return self._client
 
-    async def read(self) -> list[Sample]:
-        """Read every tag once, in batches the server accepts, in configuration order."""
+    async def read(self, indices: Sequence[int] | None = None) -> list[Sample]:
+        """Read every tag once (or the tags at ``indices``: a tag group), in batches the
+        server accepts, in configuration order."""
         client = self._require_client()
         started = now_ns()
         samples: list[Sample] = []
-        wanted = [i for i, n in enumerate(self._node_ids) if n is not None]
+        chosen = range(len(self.tags)) if indices is None else indices
+        wanted = [i for i in chosen if self._node_ids[i] is not None]
         values: dict[int, ua.DataValue] = {}
         for batch in batches(wanted, self.limits.max_nodes_per_read):
             results = await self._read_batch(client, [self._node_ids[i] for i in batch])  # type: ignore[misc]
             values.update(zip(batch, results, strict=True))
-        for i in range(len(self.tags)):
+        for i in chosen:
             data = values.get(i)
             if data is None:
                 samples.append(self._bad(i, None, started))
@@ -244,8 +247,15 @@ class OpcUaDriver:
                 f"({type(exc).__name__}: {exc})"
             ) from exc
 
-    async def subscribe(self) -> AsyncIterator[list[Sample]]:
+    async def subscribe(
+        self,
+        indices: Sequence[int] | None = None,
+        settings: SubscriptionSettings | None = None,
+    ) -> AsyncIterator[list[Sample]]:
         """Yield batches of Samples as the server reports changes, until the session breaks.
+
+        ``indices`` subscribes a tag group only, with its own ``settings`` if given; each
+        group is a subscription of its own on the one session.
 
         The first batch holds BAD samples for tags that could not be monitored (unknown
         node, refused filter); after that, one batch per publish. Raises
@@ -254,14 +264,17 @@ class OpcUaDriver:
         """
         client = self._require_client()
         try:
+            chosen = set(range(len(self.tags)) if indices is None else indices)
+            node_ids = [n if i in chosen else _SKIP for i, n in enumerate(self._node_ids)]
+            settings = settings or self.subscription
             async for samples in stream_changes(
                 client,
-                self.subscription,
-                self._node_ids,
+                settings,
+                node_ids,
                 lambda i, why: self._bad(i, why, now_ns()),
                 self._convert,
                 self.limits.max_monitored_items_per_call,
-                poll_seconds=max(self.timeout, self.subscription.publishing_interval),
+                poll_seconds=max(self.timeout, settings.publishing_interval),
                 endpoint=self.endpoint,
             ):
                 yield samples

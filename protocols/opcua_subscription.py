@@ -84,10 +84,20 @@ class SubscriptionSettings:
 Convert = Callable[[int, ua.DataValue, int], list[Sample]]
 
 
+class _Skip:
+    """A tag another subscription of the session (another tag group) watches."""
+
+    def __repr__(self) -> str:
+        return "SKIP"
+
+
+SKIP = _Skip()
+
+
 async def stream_changes(
     client: Client,
     settings: SubscriptionSettings,
-    node_ids: Sequence[ua.NodeId | None],
+    node_ids: Sequence[ua.NodeId | _Skip | None],
     bad: Callable[[int, str | None], Sample],
     convert: Convert,
     max_items_per_call: int,
@@ -146,14 +156,14 @@ async def stream_changes(
 async def _create_items(
     sub: Subscription,
     settings: SubscriptionSettings,
-    node_ids: Sequence[ua.NodeId | None],
+    node_ids: Sequence[ua.NodeId | _Skip | None],
     bad: Callable[[int, str | None], Sample],
     max_items_per_call: int,
 ) -> list[Sample]:
     """Monitored items in batches; tags the server refuses come back as BAD samples."""
     refused: list[Sample] = [bad(i, None) for i, n in enumerate(node_ids) if n is None]
     # Client handles are tag index + 1 (0 is reserved by some servers for "none").
-    wanted = [(i, n) for i, n in enumerate(node_ids) if n is not None]
+    wanted = [(i, n) for i, n in enumerate(node_ids) if n is not None and n is not SKIP]
     for batch in batches(wanted, max_items_per_call):
         results = await sub.create_monitored_items(
             [settings.item_request(n, i + 1) for i, n in batch]
