@@ -74,3 +74,22 @@ def test_default_zhejiang_example_covers_the_day_with_its_midday_valley() -> Non
     assert list(tariff.periods_at(starts)) == ["sharp", "valley", "valley"]
     assert tariff.prices["sharp"] > tariff.prices["peak"] > tariff.prices["valley"]
     assert tariff.demand_charge_per_kw_month > 0
+
+
+def test_seasons_change_the_periods_of_their_months_only() -> None:
+    tariff = default_tariff()
+    ten_am = pd.DatetimeIndex(["2024-07-01 10:00", "2024-04-01 10:00", "2024-12-31 16:00"])
+    assert list(tariff.periods_at(ten_am)) == ["sharp", "peak", "sharp"]
+    assert list(tariff.prices_at(ten_am)) == [1.28, 1.02, 1.28]
+    with pytest.raises(ValueError, match="two prices"):
+        Tariff.from_mapping(
+            {
+                "periods": {"a": {"price": 1, "hours": ["00:00-24:00"]}},
+                "seasons": [
+                    {"months": [7], "periods": {"a": {"price": 2, "hours": ["00:00-24:00"]}}}
+                ],
+            }
+        )
+    with pytest.raises(ValueError, match="month 7 is in two seasons"):
+        day = {"a": {"price": 1, "hours": ["00:00-24:00"]}}
+        Tariff.from_mapping({"periods": day, "seasons": [{"months": [7], "periods": day}] * 2})

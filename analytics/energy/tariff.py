@@ -9,7 +9,7 @@ double-bill energy.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +28,44 @@ def _minute_of_day(text: str) -> int:
     return value
 
 
+def _minute_map(name: str, periods: Mapping, prices: dict[str, float]) -> tuple[str, ...]:
+    """Which period owns each minute of the day; every minute exactly once."""
+    owner: list[str | None] = [None] * MINUTES_PER_DAY
+    for period, spec in periods.items():
+        price = float(spec["price"])
+        if prices.setdefault(period, price) != price:
+            raise ValueError(
+                f"tariff {name}: period {period} has two prices ({prices[period]} and {price});"
+                " give a season's period a name of its own"
+            )
+        for span in spec["hours"]:
+            start_text, end_text = span.split("-")
+            start, end = _minute_of_day(start_text), _minute_of_day(end_text)
+            # "22:00-08:00" wraps past midnight.
+            minutes = (
+                range(start, end)
+                if start < end
+                else [*range(start, MINUTES_PER_DAY), *range(0, end)]
+            )
+            for minute in minutes:
+                if owner[minute] is not None:
+                    raise ValueError(f"tariff {name}: {period} {span} overlaps {owner[minute]}")
+                owner[minute] = period
+    gaps = [m for m, p in enumerate(owner) if p is None]
+    if gaps:
+        first = f"{gaps[0] // 60:02d}:{gaps[0] % 60:02d}"
+        raise ValueError(f"tariff {name}: no period covers {first}")
+    return tuple(owner)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class Tariff:
-    """Named periods with a price each, a per-minute period map and a demand charge."""
+    """Named periods with a price each, a per-minute period map and a demand charge.
+
+    ``seasons`` maps a month (1-12) to a period map of its own: provinces move or add
+    periods in some months (a sharp peak only in summer and winter, say); months without
+    a season use ``period_of_minute``.
+    """
 
     name: str
     currency: str
@@ -38,40 +73,32 @@ class Tariff:
     period_of_minute: tuple[str, ...]  # 1440 entries, the period of each minute of the day
     demand_charge_per_kw_month: float = 0.0
     demand_window: str = "15min"
+    seasons: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, data: Mapping) -> Tariff:
         """Build from the YAML structure (see tariffs/zhejiang_industrial.yaml)."""
-        owner: list[str | None] = [None] * MINUTES_PER_DAY
+        name = str(data.get("name", "tariff"))
         prices: dict[str, float] = {}
-        for period, spec in data["periods"].items():
-            prices[period] = float(spec["price"])
-            for span in spec["hours"]:
-                start_text, end_text = span.split("-")
-                start, end = _minute_of_day(start_text), _minute_of_day(end_text)
-                # "22:00-08:00" wraps past midnight.
-                minutes = (
-                    range(start, end)
-                    if start < end
-                    else [*range(start, MINUTES_PER_DAY), *range(0, end)]
-                )
-                for minute in minutes:
-                    if owner[minute] is not None:
-                        raise ValueError(
-                            f"tariff {data.get('name')}: {period} {span} overlaps {owner[minute]}"
-                        )
-                    owner[minute] = period
-        gaps = [m for m, p in enumerate(owner) if p is None]
-        if gaps:
-            first = f"{gaps[0] // 60:02d}:{gaps[0] % 60:02d}"
-            raise ValueError(f"tariff {data.get('name')}: no period covers {first}")
+        default = _minute_map(name, data["periods"], prices)
+        seasons: dict[int, tuple[str, ...]] = {}
+        for season in data.get("seasons") or []:
+            label = f"{name} season {season.get('name', '?')}"
+            minutes = _minute_map(label, season["periods"], prices)
+            for month in season["months"]:
+                if not 1 <= int(month) <= 12:
+                    raise ValueError(f"tariff {label}: month {month} is not 1-12")
+                if int(month) in seasons:
+                    raise ValueError(f"tariff {label}: month {month} is in two seasons")
+                seasons[int(month)] = minutes
         return cls(
-            name=str(data.get("name", "tariff")),
+            name=name,
             currency=str(data.get("currency", "CNY")),
             prices=prices,
-            period_of_minute=tuple(owner),  # type: ignore[arg-type]
+            period_of_minute=default,
             demand_charge_per_kw_month=float(data.get("demand_charge_per_kw_month", 0.0)),
             demand_window=str(data.get("demand_window", "15min")),
+            seasons=seasons,
         )
 
     @classmethod
@@ -81,8 +108,14 @@ class Tariff:
 
     def periods_at(self, starts: pd.DatetimeIndex) -> np.ndarray:
         """Period name of each interval, decided by the minute the interval starts in."""
-        minutes = starts.hour * 60 + starts.minute
-        return np.asarray(self.period_of_minute, dtype=object)[np.asarray(minutes)]
+        minutes = np.asarray(starts.hour * 60 + starts.minute)
+        out = np.asarray(self.period_of_minute, dtype=object)[minutes]
+        if self.seasons:
+            months = np.asarray(starts.month)
+            for month, owner in self.seasons.items():
+                chosen = months == month
+                out[chosen] = np.asarray(owner, dtype=object)[minutes[chosen]]
+        return out
 
     def prices_at(self, starts: pd.DatetimeIndex) -> np.ndarray:
         """Energy price of each interval."""
