@@ -78,3 +78,23 @@ def test_optimise_demo_prints_schedule_and_saving(tmp_path: Path) -> None:
 def test_baseline_without_inputs_is_a_usage_error() -> None:
     result = runner.invoke(app, ["energy", "baseline"])
     assert result.exit_code == 2
+
+
+def test_anomalies_on_the_steel_plant_rank_costly_hours_and_price_its_power_factor(
+    tmp_path: Path,
+) -> None:
+    run("split", "--input", str(steel_csv()), "--at", "2018-07-01", "--out", str(tmp_path))
+    train, test = str(tmp_path / "train.csv"), str(tmp_path / "test.csv")
+    result = json.loads(run("anomalies", "--train", train, "--test", test, "--top", "5"))
+    above = result["above_baseline"]
+    assert above["episodes"] >= 5 and len(above["top"]) == 5
+    costs = [e["cost"] for e in above["top"]]
+    assert costs == sorted(costs, reverse=True) and sum(costs) <= above["cost"] + 0.01
+    assert all(e["excess_kwh"] > result["threshold_kwh"] for e in above["top"])
+    # July to September; the plant's PF sits under 0.90, so every month pays a penalty.
+    months = result["power_factor"]["months"]
+    assert [m["month"] for m in months] == ["2018-07", "2018-08", "2018-09"]
+    assert all(m["power_factor"] < 0.9 and m["adjustment"] > 0 for m in months)
+    # The examined period must come after the training one: one line, exit 2.
+    refused = runner.invoke(app, ["energy", "anomalies", "--train", test, "--test", train])
+    assert refused.exit_code == 2 and "must start after" in refused.output

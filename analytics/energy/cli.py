@@ -1,5 +1,6 @@
-"""``mingzhou energy``: baseline, split, savings and optimise. Each prints one JSON object
-(or, for ``optimise``, a readable schedule plus a JSON summary line) so scripts can read it.
+"""``mingzhou energy``: baseline, split, anomalies, savings and optimise. Each prints one
+JSON object (or, for ``optimise``, a readable schedule plus a JSON summary line) so
+scripts can read it.
 """
 
 from __future__ import annotations
@@ -82,6 +83,33 @@ def baseline(
             evaluation.actual, evaluation.expected, evaluation.naive_expected, plot
         )
     print(json.dumps(evaluation.as_json()))
+
+
+@app.command()
+def anomalies(
+    train: Annotated[Path, typer.Option(help="Meter file to fit the baseline on.")],
+    test: Annotated[Path, typer.Option(help="Later meter file to look for anomalies in.")],
+    fmt: FormatOption = "steel",
+    holidays: HolidaysOption = "KR",
+    tariff: Annotated[
+        Path | None, typer.Option(help="Tariff YAML (default: the Zhejiang example).")
+    ] = None,
+    z: Annotated[float, typer.Option(help="Threshold in residual standard deviations.")] = 3.0,
+    top: Annotated[int, typer.Option(help="Episodes to list, costliest first.")] = 10,
+) -> None:
+    """Consumption above the baseline and power-factor penalties, each with its cost."""
+    from analytics.energy.anomalies import meter_anomalies
+    from analytics.energy.holiday_calendars import CALENDARS
+    from analytics.energy.tariff import Tariff, default_tariff
+
+    prices = Tariff.from_yaml(tariff) if tariff else default_tariff()
+    try:
+        found = meter_anomalies(
+            _load(train, fmt), _load(test, fmt), prices, CALENDARS[holidays], z=z
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    print(json.dumps({"currency": prices.currency, **found.as_json(top)}))
 
 
 @app.command()
