@@ -8,6 +8,7 @@ from bench import (
     maintenance_bench,
     modbus_bench,
     opcua_bench,
+    production_bench,
 )
 
 
@@ -17,6 +18,7 @@ def main() -> None:
     opcua_bench.main()
     modbus_bench.main()
     energy_bench.main()
+    production_bench.main()
     maintenance_bench.main()
     cloud_bench.main()
 
