@@ -10,6 +10,7 @@ from analytics.energy.cli import app as energy_app
 from maintenance.cli import app as maintenance_app
 from mingzhou import __version__
 from mingzhou.browse_commands import app as browse_app
+from mingzhou.bureau_commands import app as bureau_app
 from mingzhou.certs_commands import app as certs_app
 from mingzhou.cloud_commands import app as cloud_app
 from mingzhou.edge_commands import app as edge_app
@@ -26,6 +27,7 @@ app.add_typer(browse_app, name="browse")
 app.add_typer(certs_app, name="certs")
 app.add_typer(energy_app, name="energy")
 app.add_typer(maintenance_app, name="maintenance")
+app.add_typer(bureau_app, name="bureau")
 app.command()(sim)
 app.command(
     "sim-fault", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}

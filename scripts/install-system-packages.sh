@@ -9,6 +9,8 @@ missing=()
 for command in "${!wanted[@]}"; do
   command -v "$command" >/dev/null 2>&1 || missing+=("${wanted[$command]}")
 done
+# Chinese glyphs for Chromium's pages and the bureau's PDF report (names, 两化融合 levels).
+fc-list :lang=zh 2>/dev/null | grep -q . || missing+=(fonts-wqy-microhei)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing Debian packages: ${missing[*]}"
