@@ -1,0 +1,53 @@
+"""422 answers that can always be sent.
+
+FastAPI's 422 echoes the offending input, and Python's JSON parser accepts NaN and
+Infinity in a request body: echoed back, they made the answer unsendable (JSON has no such
+numbers) and a client's typo became a 500; so did a lone surrogate ("\\ud800"). Every app
+spells them as text instead.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as text ("nan", "inf") and lone surrogates (which
+    JSON's \\u escapes let in but UTF-8 cannot carry out) as escapes, at any depth."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def install(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def no_nul_characters(request: Request, call_next):
+        # PostgreSQL refuses NUL in text, so a %00 in a tenant key or a filter became a
+        # 500 wherever it reached a query. No key, name or id holds one: say so up front.
+        if "\x00" in request.url.path:
+            return JSONResponse({"detail": "Not Found"}, 404)
+        for name, value in request.query_params.multi_items():
+            if "\x00" in name or "\x00" in value:
+                detail = f"query parameter {name!r} contains a NUL character"
+                return JSONResponse({"detail": detail}, 422)
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def unprocessable(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": json_safe(jsonable_encoder(exc.errors()))}, 422)
