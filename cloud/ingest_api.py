@@ -1,31 +1,56 @@
 """``/api/ingest``: edge agents send line protocol (gzip welcome) or JSON with their token.
 
 Every rejection says why, and a rejected body writes nothing: too large (413), not line
-protocol (400, naming the line), a site the token is not for (403), over the tenant's
-rate (429 with Retry-After), the store away (503 with Retry-After).
+protocol (400, naming the line), a site the token is not for (403, naming the line), new
+series past the plan's series quota (403), over the tenant's rate (429 with Retry-After),
+the store away (503 with Retry-After). The whole body is validated before anything is
+written, because InfluxDB would store the valid lines of a partly bad body.
 """
 
 from __future__ import annotations
 
 import zlib
-from typing import Annotated
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
-from cloud.principals import db_session, require_agent
+from cloud.principals import principal, require_agent
 from cloud.rate_limits import TenantRateLimiter
+from cloud.series_quota import (
+    SeriesQuotaExceeded,
+    SeriesQuotaUnavailable,
+    SeriesRegistry,
+    TenantSeries,
+)
 from cloud.timeparams import parse_instant
-from historian import HistorianUnavailable, Point, SeriesKey
-from historian.line_protocol import LineProtocolError, parse_line_protocol
+from historian import HistorianError, HistorianUnavailable, Point, SeriesKey
+from historian.base import format_key
+from historian.line_protocol import (
+    LineProtocolError,
+    encode_for_influxdb,
+    validate_line_protocol,
+)
 from protocols.sample import Value
-from tenants.models import Tenant
+from tenants.asset_model import unknown_series
+from tenants.models import Plan, Tenant
 from tenants.scope import Principal, TenantScope
 
 router = APIRouter(prefix="/api/ingest", tags=["ingest"])
-Agent = Annotated[Principal, Depends(require_agent)]
+
+
+def _authenticated_agent(request: Request) -> Principal:
+    """The edge agent behind the token, with the answers ``principal`` and
+    ``require_agent`` give (401 / 403). Blocking: called inside the request's one trip to
+    a worker thread, because chained sync dependencies cost a trip each and, at thousands
+    of batches per second, those trips are a good part of the work."""
+    with request.app.state.sessions() as session:
+        agent = require_agent(principal(request, session))
+        session.commit()  # authenticate_agent may have stamped the token's last use
+    return agent
 
 
 class JsonPoint(BaseModel):
@@ -60,71 +85,165 @@ async def _body(request: Request, limit: int) -> bytes:
     return body
 
 
-async def _store(
-    request: Request, session: Session, agent: Principal, points: list[Point]
-) -> Response:
-    scope = TenantScope(session, agent)
-    for number, point in enumerate(points, start=1):
-        if not scope.can_write(agent.tenant_id or -1, point.key.site):
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """A request's points, validated and encoded as line protocol, ready for any store."""
+
+    body: bytes
+    point_count: int
+    series_keys: frozenset[SeriesKey]
+    unit: str  # what the numbers in messages count: "line" or "point"
+    first: Callable[[SeriesKey], int]  # the number of a series' first point, for messages
+
+    def where(self, key: SeriesKey) -> str:
+        return f"{self.unit} {self.first(key)}"
+
+
+def _store(request: Request, agent: Principal, batch: _Batch) -> Response:
+    """Check the batch against the token and the plan, then write it. Blocking (metadata,
+    Redis, the series store): one trip to a worker thread does all of it."""
+    # The distinct series of the request; the checks run per series, not per point.
+    series_keys = set(batch.series_keys)
+    with request.app.state.sessions() as session:
+        scope = TenantScope(session, agent)
+        tenant_id = agent.tenant_id or -1
+        foreign = [key for key in series_keys if not scope.can_write(tenant_id, key.site)]
+        if foreign:
+            first = min(foreign, key=batch.first)
             raise HTTPException(
-                403, f"point {number}: site {point.key.site!r} is not the site of this agent token"
+                403,
+                f"{batch.where(first)}: site {first.site!r} is not the site of this agent token",
             )
-    tenant = session.get(Tenant, agent.tenant_id)
-    assert tenant is not None  # the token's foreign key guarantees it
+        # What the checks need of the tenant and its plan, as plain columns in one query
+        # (loading ORM objects costs several times more, on every batch).
+        row = session.execute(
+            select(
+                Tenant.key,
+                Tenant.created_at,
+                Tenant.storage_database,
+                Plan.max_series,
+                Plan.ingest_points_per_s,
+                Tenant.unknown_tags,
+            )
+            .join(Plan, Tenant.plan_id == Plan.id)
+            .where(Tenant.id == agent.tenant_id)
+        ).one()  # the token's foreign key guarantees the tenant
+        tenant_key, created_at, database, max_series, rate, unknown_tags = row
+        tenant_series = TenantSeries(tenant_key, agent.tenant_id or -1, created_at)
+    # The metadata session is closed before the slower series work.
     limiter: TenantRateLimiter = request.app.state.rate_limiter
-    capacity = limiter.window_capacity(tenant.plan.ingest_points_per_s)
-    if len(points) > capacity:
+    capacity = limiter.window_capacity(rate)
+    if batch.point_count > capacity:
         raise HTTPException(
             413,
-            f"{len(points)} points in one request; your plan takes at most {capacity}:"
+            f"{batch.point_count} points in one request; your plan takes at most {capacity}:"
             " send smaller batches",
         )
-    wait = limiter.admit(tenant.key, len(points), tenant.plan.ingest_points_per_s)
+    historian = request.app.state.storage.historian(database)
+    registry: SeriesRegistry = request.app.state.series_registry
+    headers: dict[str, str] = {}
+    if not registry.all_known(tenant_series, series_keys):
+        # New series (to this tenant's registry) meet the asset model once: series the
+        # registry knows passed this check, or were stored before it; known series cost
+        # nothing here. GET /api/tenants/{key}/unknown-series lists what was let in.
+        with request.app.state.sessions() as session:
+            unknown = unknown_series(session, agent.tenant_id or -1, series_keys)
+        if unknown:
+            first = min(unknown, key=batch.first)
+            if unknown_tags == "reject":
+                raise HTTPException(
+                    422,
+                    f"{batch.where(first)}: {format_key(first)} is not in the asset model, and"
+                    f" this tenant refuses unknown tags ({len(unknown)} series in this request)"
+                    "; onboard the asset, or set unknown_tags to accept",
+                )
+            headers["X-Unknown-Series"] = f"{len(unknown)}; first {format_key(first)}"
+        try:
+            registry.admit(
+                tenant_series,
+                series_keys,
+                max_series,
+                lambda: [info.key for info in historian.list_series()],
+            )
+        except SeriesQuotaExceeded as exc:
+            first = min(exc.refused, key=batch.first)
+            raise HTTPException(
+                403,
+                f"{exc}: the plan allows {exc.quota} series and {exc.in_use} are in use;"
+                f" the first new one is {format_key(first)} ({batch.where(first)})",
+            ) from None
+        except HistorianUnavailable as exc:
+            raise _unavailable(exc) from None
+        except SeriesQuotaUnavailable as exc:
+            raise HTTPException(503, f"{exc}; retry shortly", {"Retry-After": "5"}) from None
+    wait = limiter.admit(tenant_key, batch.point_count, rate)
     if wait is not None:
         raise HTTPException(
             429,
-            f"over the plan's {tenant.plan.ingest_points_per_s} points/s; retry in {wait:.0f} s",
+            f"over the plan's {rate} points/s; retry in {wait:.0f} s",
             {"Retry-After": f"{wait:.0f}"},
         )
-    historian = request.app.state.storage.historian(tenant.storage_database)
-    session.commit()  # end the metadata transaction before the slower series write
     try:
-        await run_in_threadpool(historian.write, points)
+        written = historian.write_line_protocol(batch.body, batch.point_count)
     except HistorianUnavailable as exc:
-        raise HTTPException(
-            503, f"the time-series store is unavailable: {exc}", {"Retry-After": "5"}
-        ) from None
-    return Response(status_code=204, headers={"X-Points-Written": str(len(points))})
+        raise _unavailable(exc) from None
+    except HistorianError as exc:
+        # Validation should have caught it; if the store still refuses, say what it said.
+        raise HTTPException(400, f"the time-series store refused the batch: {exc}") from None
+    return Response(status_code=204, headers={"X-Points-Written": str(written), **headers})
+
+
+def _unavailable(exc: HistorianError) -> HTTPException:
+    return HTTPException(503, f"the time-series store is unavailable: {exc}", {"Retry-After": "5"})
 
 
 @router.post("", status_code=204, response_class=Response)
-async def ingest_line_protocol(
-    request: Request, agent: Agent, session: Annotated[Session, Depends(db_session)]
-) -> Response:
-    """InfluxDB line protocol in the platform's schema; ``Content-Encoding: gzip`` accepted."""
+async def ingest_line_protocol(request: Request) -> Response:
+    """InfluxDB line protocol in the platform's schema; ``Content-Encoding: gzip`` accepted.
+
+    Send ``Authorization: Token <agent token>``. The body is validated without building
+    points and, when it is already in the form the platform writes, handed to the store
+    as it came (see validate_line_protocol).
+    """
     body = await _body(request, request.app.state.settings.max_body_bytes)
+    return await run_in_threadpool(_ingest_line_protocol, request, body)
+
+
+def _ingest_line_protocol(request: Request, body: bytes) -> Response:
+    agent = _authenticated_agent(request)  # before any work on the body
     try:
-        points = parse_line_protocol(body.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise HTTPException(400, f"body is not UTF-8 at byte {exc.start}") from None
+        validated = validate_line_protocol(body)
     except LineProtocolError as exc:
         raise HTTPException(400, str(exc)) from None
-    return await _store(request, session, agent, points)
+    batch = _Batch(
+        validated.body, validated.point_count, validated.series_keys, "line", validated.first_line
+    )
+    return _store(request, agent, batch)
 
 
 @router.post("/json", status_code=204, response_class=Response)
-async def ingest_json(
-    points: list[JsonPoint],
-    request: Request,
-    agent: Agent,
-    session: Annotated[Session, Depends(db_session)],
-) -> Response:
+async def ingest_json(points: list[JsonPoint], request: Request) -> Response:
     """The same as line protocol, as a JSON array of points."""
-    parsed = []
+    return await run_in_threadpool(_ingest_json, request, points)
+
+
+def _ingest_json(request: Request, points: list[JsonPoint]) -> Response:
+    agent = _authenticated_agent(request)
+    lines: list[str] = []
+    first_points: dict[SeriesKey, int] = {}
     for number, p in enumerate(points, start=1):
         try:
             when = p.time if isinstance(p.time, int) else parse_instant(p.time)
-            parsed.append(Point(SeriesKey(p.site, p.line, p.asset, p.tag), when, p.value))
+            point = Point(SeriesKey(p.site, p.line, p.asset, p.tag), when, p.value)
+            lines.append(encode_for_influxdb(point))
         except ValueError as exc:
             raise HTTPException(400, f"point {number}: {exc}") from None
-    return await _store(request, session, agent, parsed)
+        first_points.setdefault(point.key, number)
+    batch = _Batch(
+        "\n".join(lines).encode("utf-8"),
+        len(lines),
+        frozenset(first_points),
+        "point",
+        first_points.__getitem__,
+    )
+    return _store(request, agent, batch)

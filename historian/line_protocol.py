@@ -12,10 +12,12 @@ The escaping follows what InfluxDB 1.x's parser really does (checked against inf
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from historian.model import MEASUREMENT, HistorianError, Point, SeriesKey, ValueKind
 
@@ -101,40 +103,68 @@ def parse_line_protocol(body: str, now_ns: int | None = None) -> list[Point]:
     Blank lines and ``#`` comments are skipped. A point without a timestamp gets
     ``now_ns`` (default: the current time, one value for the whole body, as InfluxDB does).
     """
+    reader = _PointReader(body, now_ns)
     points: list[Point] = []
-    now = now_ns
     pos, line_number, size = 0, 1, len(body)
     while pos < size:
         eol = body.find("\n", pos)
         if eol == -1:
             eol = size
+        point, end = reader.point_at(pos, eol, line_number)
+        if point is not None:
+            points.append(point)
+        line_number += body.count("\n", pos, end) + 1
+        pos = end + 1
+    return points
+
+
+class _PointReader:
+    """The full parser for one body: every escape, comments, multi-line string values."""
+
+    def __init__(self, body: str, now_ns: int | None) -> None:
+        self.body = body
+        self.now = now_ns
+        # Series repeat in every batch; each distinct key text is parsed once per body.
+        self.keys: dict[str, SeriesKey] = {}
+
+    def key(self, key_text: str, line_number: int) -> SeriesKey:
+        key = self.keys.get(key_text)
+        if key is None:
+            key = self.keys[key_text] = _parse_key(key_text, line_number)
+        return key
+
+    def point_at(self, pos: int, eol: int, line_number: int) -> tuple[Point | None, int]:
+        """The point starting at ``pos`` (None for a blank or comment line) and the index
+        of the newline (or end of body) that ends it; ``eol`` ends its first line."""
+        body = self.body
         raw = body[pos:eol]
         text = raw.strip()
         if not text or text.startswith("#"):
-            pos, line_number = eol + 1, line_number + 1
-            continue
+            return None, eol
         if "\\" not in raw and '"' not in raw:
             key_text, field_text, stamp = _split_plain(text, line_number)
             end = eol
         else:
             key_text, field_text, stamp, end = _split_escaped(body, pos, line_number)
         if stamp is None:
-            if now is None:
-                now = time.time_ns()
-            timestamp = now
+            if self.now is None:
+                self.now = time.time_ns()
+            timestamp = self.now
         else:
             timestamp = _parse_timestamp(stamp, line_number)
-        key = _parse_key(key_text, line_number)
+        key = self.key(key_text, line_number)
         value = _parse_field(field_text, line_number)
-        points.append(Point(key, timestamp, value))
-        line_number += body.count("\n", pos, end) + 1
-        pos = end + 1
-    return points
+        return Point(key, timestamp, value), end
 
 
 def _split_plain(text: str, line_number: int) -> tuple[str, str, str | None]:
-    """The common case with nothing escaped: three space-separated parts."""
-    parts = text.split()
+    """The common case with nothing escaped: three space-separated parts.
+
+    The key ends at the first space, as in InfluxDB (a tab is part of a tag value there);
+    fields and timestamp may be separated by any run of whitespace.
+    """
+    key_text, _, rest = text.partition(" ")
+    parts = [key_text, *rest.split()]
     if len(parts) == 1:
         raise LineProtocolError(line_number, "missing fields after the tags")
     if len(parts) > 3:
@@ -300,3 +330,151 @@ def _parse_timestamp(text: str, line_number: int) -> int:
     if not _INT64_MIN <= value <= _INT64_MAX:
         raise LineProtocolError(line_number, f"timestamp {text!r} does not fit 64 bits")
     return value
+
+
+# --- validation for forwarding (the ingest fast path) ------------------------------------
+
+# One line in the form our encoder writes and InfluxDB reads exactly as we do: a key
+# without spaces, one field of a kind whose literal both parsers agree on, a timestamp.
+# Numbers are bounded so a match can never be out of range: ints up to 18 digits, 19-digit
+# timestamps up to 8999999999999999999 (year 2255), floats with at most 201 integer digits,
+# 30 decimals and a two-digit exponent (never infinite, never below 1e-129, so Python and
+# Go round them to the same double). Anything else (escapes, comments, other spellings,
+# CRLF, a missing timestamp) takes the full parser.
+_FAST_FIELD_AND_TIME = (
+    # Possessive and atomic parts: nothing here needs backtracking, and sre runs faster.
+    r" (?:float=-?(?:0|[1-9][0-9]{0,200}+)(?:\.[0-9]{1,30}+)?+(?:[eE][+-]?[0-9]{1,2}+)?+"
+    r"|int=-?[0-9]{1,18}i"
+    r"|bool=(?:true|false)"
+    r'|string="[^"\\\n]*")'
+    r" -?[0-8]?[0-9]{1,18}"
+)
+# One line of a str, its key with no backslash or carriage return.
+_FAST_LINE = re.compile(r"(telemetry,[^ \n\r\\]+)" + _FAST_FIELD_AND_TIME, re.ASCII)
+# Every such line of a bytes body that holds no backslash and no carriage return (checked
+# first, with a fast ``in``), searched in the body with a newline put in front: the
+# literal "\ntelemetry," start lets the regex engine jump from candidate to candidate and
+# anchors each match at a line's start, and the lookahead ends it at the line's end.
+# ``[^ ]`` is cheaper than a class of several bytes; a match that crossed a newline would
+# cover two lines with one match, which the count of matches against lines catches.
+_FAST_LINES = re.compile(rb"\n(telemetry,[^ ]++)" + _FAST_FIELD_AND_TIME.encode() + rb"(?![^\n])")
+# InfluxDB refuses timestamps at the very ends of int64 (models.MinNanoTime, MaxNanoTime).
+_INFLUX_MIN_NS, _INFLUX_MAX_NS = _INT64_MIN + 2, _INT64_MAX - 1
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedBody:
+    """A body checked point by point, ready to be stored without parsing it again.
+
+    ``body`` is the request's own bytes when every line was already in the fast form,
+    else the same points with the other lines rewritten as ``encode_point`` writes them.
+    InfluxDB and ``parse_line_protocol`` read it as the same points, each with a timestamp.
+    """
+
+    body: bytes
+    point_count: int
+    series_keys: frozenset[SeriesKey]
+    # The first line of each series, for error messages; on the fast path it is found
+    # only when asked, from the prefixes in line order.
+    _first_lines: dict[SeriesKey, int] | None = field(default=None, repr=False)
+    _prefixes: list[bytes] | None = field(default=None, repr=False)
+    _prefix_keys: dict[bytes, SeriesKey] | None = field(default=None, repr=False)
+
+    def first_line(self, key: SeriesKey) -> int:
+        """The line number of the first point of series ``key`` in the original body."""
+        if self._first_lines is None:
+            # One pass over the prefixes, on the first question only (an error path).
+            assert self._prefixes is not None and self._prefix_keys is not None
+            first: dict[SeriesKey, int] = {}
+            for number, prefix in enumerate(self._prefixes, start=1):  # match i: line i + 1
+                first.setdefault(self._prefix_keys[prefix], number)
+            object.__setattr__(self, "_first_lines", first)
+        assert self._first_lines is not None
+        return self._first_lines[key]
+
+
+def validate_line_protocol(body: bytes, now_ns: int | None = None) -> ValidatedBody:
+    """Check a body in this platform's schema, building no points where it can.
+
+    Raises LineProtocolError naming the first bad line (a body that is not UTF-8 names
+    the byte too). When every line is in the form our encoder writes, the check is one
+    regular expression over the body plus one key parse per distinct series prefix, and
+    ``body`` comes back as it came. Otherwise lines are checked one by one: those in that
+    form by the same expression, with their prefix's parse cached, and the rest by the full
+    parser, rewritten canonically (a missing timestamp becomes ``now_ns`` or now).
+    """
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_number = body.count(b"\n", 0, exc.start) + 1
+        raise LineProtocolError(line_number, f"body is not UTF-8 at byte {exc.start}") from None
+    if b"\\" not in body and b"\r" not in body:
+        prefixes = _FAST_LINES.findall(b"\n" + body)
+        content = body.rstrip(b"\n")  # trailing newlines end the last line; no lines
+        if len(prefixes) == (content.count(b"\n") + 1 if content else 0):
+            prefix_keys: dict[bytes, SeriesKey] = {}
+            bad: dict[bytes, LineProtocolError] = {}
+            for prefix in set(prefixes):
+                try:
+                    prefix_keys[prefix] = _key_of_prefix(prefix)
+                except LineProtocolError as exc:
+                    bad[prefix] = exc
+            if bad:  # name the earliest bad line
+                number, prefix = next((i, p) for i, p in enumerate(prefixes, 1) if p in bad)
+                raise LineProtocolError(number, bad[prefix].message)
+            return ValidatedBody(
+                body,
+                len(prefixes),
+                frozenset(prefix_keys.values()),
+                _prefixes=prefixes,
+                _prefix_keys=prefix_keys,
+            )
+    return _validate_line_by_line(text, now_ns)
+
+
+@functools.lru_cache(maxsize=65536)
+def _key_of_prefix(prefix: bytes) -> SeriesKey:
+    """The key a fast-path prefix names. Agents send the same series batch after batch, so
+    the parse is kept across requests (a bad prefix raises, and is not kept)."""
+    return _parse_key(prefix.decode("utf-8"), 0)
+
+
+def _validate_line_by_line(text: str, now_ns: int | None) -> ValidatedBody:
+    reader = _PointReader(text, now_ns)
+    out: list[str] = []
+    first_lines: dict[SeriesKey, int] = {}
+    pos, line_number, size = 0, 1, len(text)
+    while pos < size:
+        eol = text.find("\n", pos)
+        if eol == -1:
+            eol = size
+        raw = text[pos:eol]
+        fast = _FAST_LINE.fullmatch(raw)
+        if fast:
+            key = reader.key(fast.group(1), line_number)
+            out.append(raw)
+            end = eol
+        else:
+            point, end = reader.point_at(pos, eol, line_number)
+            if point is None:  # blank or comment
+                pos, line_number = eol + 1, line_number + 1
+                continue
+            key = point.key
+            try:
+                out.append(encode_for_influxdb(point))
+            except ValueError as exc:
+                raise LineProtocolError(line_number, str(exc)) from None
+        if key not in first_lines:
+            first_lines[key] = line_number
+        line_number += text.count("\n", pos, end) + 1
+        pos = end + 1
+    return ValidatedBody(
+        "\n".join(out).encode("utf-8"), len(out), frozenset(first_lines), _first_lines=first_lines
+    )
+
+
+def encode_for_influxdb(point: Point) -> str:
+    """``encode_point``, refusing also what InfluxDB would refuse (ValueError says why)."""
+    if not _INFLUX_MIN_NS <= point.timestamp_ns <= _INFLUX_MAX_NS:
+        raise ValueError(f"timestamp {point.timestamp_ns} is outside InfluxDB's time range")
+    return encode_point(point)
