@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from cloud import dashboard, health_api, series_api
+from cloud import dashboard, health_api, query_api, series_api, validation_errors
 from historian import Historian
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -24,8 +24,10 @@ def create_app(historian: Historian) -> FastAPI:
         summary="Industrial time series: series list, range queries and live dashboards.",
     )
     app.state.historian = historian
+    validation_errors.install(app)
     app.include_router(health_api.router)
     app.include_router(series_api.router, prefix="/api/series")
+    app.include_router(query_api.router, prefix="/api")  # /api/query, /api/latest
     app.include_router(dashboard.router)
     mount_static(app)
     return app

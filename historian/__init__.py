@@ -16,6 +16,7 @@ from historian.model import (
     Point,
     SeriesInfo,
     SeriesKey,
+    SeriesRows,
     ValueKind,
     kind_of,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "Point",
     "SeriesInfo",
     "SeriesKey",
+    "SeriesRows",
     "SqliteHistorian",
     "ValueKind",
     "encode_point",

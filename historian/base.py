@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from historian.line_protocol import parse_line_protocol
+from historian.line_protocol import LineProtocolError, parse_line_protocol
 from historian.model import Aggregate, HistorianError, Point, SeriesKey, ValueKind
 from protocols.sample import Value
 
@@ -17,9 +17,16 @@ class HistorianBase:
     def write(self, points: Iterable[Point]) -> int:
         raise NotImplementedError
 
-    def write_line_protocol(self, body: str) -> int:
+    def write_line_protocol(self, body: str | bytes, point_count: int | None = None) -> int:
         """Parse the whole body first so a malformed line leaves nothing written."""
-        return self.write(parse_line_protocol(body))
+        text = body if isinstance(body, str) else _utf8(body)
+        points = parse_line_protocol(text)
+        if point_count is not None and len(points) != point_count:
+            # A validated body always agrees; disagreement means a caller bug, not bad data.
+            raise HistorianError(
+                f"body holds {len(points)} points, but {point_count} were announced"
+            )
+        return self.write(points)
 
     def __enter__(self) -> HistorianBase:
         return self
@@ -29,6 +36,14 @@ class HistorianBase:
 
     def close(self) -> None:
         raise NotImplementedError
+
+
+def _utf8(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_number = body.count(b"\n", 0, exc.start) + 1
+        raise LineProtocolError(line_number, f"body is not UTF-8 at byte {exc.start}") from None
 
 
 def check_read_arguments(

@@ -8,6 +8,8 @@ in unquoted. Numbers (times, windows, limits) are formatted from Python ints.
 
 from __future__ import annotations
 
+import re
+
 from historian.model import MEASUREMENT, Aggregate, SeriesKey, ValueKind
 
 # InfluxDB's valid time range (models.MinNanoTime / MaxNanoTime): outside it queries fail.
@@ -28,6 +30,26 @@ def quote_literal(value: str) -> str:
     return "'" + value.translate(_LITERAL_ESCAPE) + "'"
 
 
+# What a string literal cannot carry: the scanner takes NUL for the end of the query and
+# reads CR as a line break, which ends a string (LF has the escape ``\n``).
+_UNQUOTABLE = re.compile(r"[\x00\r]")
+
+
+def tag_equals(name: str, value: str) -> str:
+    """A condition true exactly where tag ``name`` equals ``value``.
+
+    ``"name"='value'`` as a rule. A value holding a NUL or a CR is matched by an anchored
+    regular expression instead, spelling every character but ASCII letters and digits as
+    ``\\x{hex}``: no quote, slash, line break or metacharacter reaches the query, so it
+    still matches that one value and nothing else (InfluxDB can store a NUL in a tag
+    value; a line break never, so such a key matches nothing, as it should).
+    """
+    if not _UNQUOTABLE.search(value):
+        return f"{quote_ident(name)}={quote_literal(value)}"
+    spelled = "".join(c if c.isascii() and c.isalnum() else f"\\x{{{ord(c):x}}}" for c in value)
+    return f"{quote_ident(name)}=~/^{spelled}$/"
+
+
 def _int(value: int) -> str:
     # int() first so that a str or float smuggled in as a number is refused or made exact.
     return str(int(value))
@@ -35,8 +57,7 @@ def _int(value: int) -> str:
 
 def series_condition(key: SeriesKey) -> str:
     return " AND ".join(
-        f"{quote_ident(name)}={quote_literal(getattr(key, name))}"
-        for name in ("site", "line", "asset", "tag")
+        tag_equals(name, getattr(key, name)) for name in ("site", "line", "asset", "tag")
     )
 
 

@@ -8,7 +8,7 @@ different types land in the same shard (a field has one type per shard).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -85,6 +85,16 @@ class SeriesInfo:
     last_value: Value
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesRows:
+    """One series' answer to ``Historian.read_many``."""
+
+    key: SeriesKey
+    kind: ValueKind | None  # None: the store holds no series of that key
+    aggregate: Aggregate | None  # the aggregate its rows hold; None for raw values
+    rows: list[tuple[int, Value]]
+
+
 class HistorianError(Exception):
     """A request the historian cannot serve; the message says what and why."""
 
@@ -109,11 +119,13 @@ class Historian(Protocol):
         """Store points; returns how many."""
         ...
 
-    def write_line_protocol(self, body: str) -> int:
-        """Parse and store line protocol in this platform's schema; returns points written.
+    def write_line_protocol(self, body: str | bytes, point_count: int | None = None) -> int:
+        """Store line protocol in this platform's schema; returns points written.
 
         Raises LineProtocolError naming the line on malformed input; nothing from a
-        rejected body is written.
+        rejected body is written. With ``point_count``, the body is one that
+        ``validate_line_protocol`` returned holding that many points: a store that speaks
+        line protocol (InfluxDB) forwards it as it is; the others parse it.
         """
         ...
 
@@ -131,6 +143,44 @@ class Historian(Protocol):
         limit: int | None = None,
     ) -> list[tuple[int, Value]]:
         """Timestamps and values in ascending time; at most ``limit`` rows (the first ones)."""
+        ...
+
+    def read_many(
+        self,
+        keys: Sequence[SeriesKey],
+        start_ns: int,
+        end_ns: int,
+        window_ns: int | None = None,
+        aggregate: Aggregate = Aggregate.MEAN,
+        limit: int | None = None,
+        fallback_aggregate: Aggregate | None = None,
+    ) -> list[SeriesRows]:
+        """Several series over one range in as few round trips as the store allows.
+
+        One entry per distinct key, in the order given, each holding what ``read`` answers
+        for it (``limit`` counts per series) and the series' kind (None: no such series).
+        With a window, a bool or string series that ``aggregate`` cannot take (mean, min,
+        max, sum) is aggregated with ``fallback_aggregate`` (last or count) when given;
+        otherwise HistorianError names it, even when it has no values in the range.
+        """
+        ...
+
+    def exceeding(
+        self, keys: Sequence[SeriesKey], start_ns: int, end_ns: int, count: int
+    ) -> list[SeriesKey]:
+        """The keys holding more than ``count`` values of one kind in [start_ns, end_ns),
+        in the order given: whether a chart needs downsampling, learnt without reading
+        its values (one index seek a series, all in one round trip)."""
+        ...
+
+    def latest(
+        self, site: str, line: str | None = None, asset: str | None = None
+    ) -> list[SeriesInfo]:
+        """The latest value of every series of a site, narrowed to a line, an asset or both.
+
+        One entry per series key (if its kind ever changed, the kind written most
+        recently), ordered by key.
+        """
         ...
 
     def close(self) -> None: ...

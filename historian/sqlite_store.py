@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from historian import sqlite_multi_series
 from historian.base import (
     HistorianBase,
     aggregate_result,
@@ -25,6 +26,7 @@ from historian.model import (
     Point,
     SeriesInfo,
     SeriesKey,
+    SeriesRows,
     ValueKind,
     kind_of,
 )
@@ -212,6 +214,30 @@ class SqliteHistorian(HistorianBase):
             params,
         )
         return [(row[0], aggregate_result(kind, aggregate, row[1])) for row in rows]
+
+    def read_many(
+        self,
+        keys: Sequence[SeriesKey],
+        start_ns: int,
+        end_ns: int,
+        window_ns: int | None = None,
+        aggregate: Aggregate = Aggregate.MEAN,
+        limit: int | None = None,
+        fallback_aggregate: Aggregate | None = None,
+    ) -> list[SeriesRows]:
+        return sqlite_multi_series.read_many(
+            self._reader(), keys, start_ns, end_ns, window_ns, aggregate, limit, fallback_aggregate
+        )
+
+    def exceeding(
+        self, keys: Sequence[SeriesKey], start_ns: int, end_ns: int, count: int
+    ) -> list[SeriesKey]:
+        return sqlite_multi_series.exceeding(self._reader(), keys, start_ns, end_ns, count)
+
+    def latest(
+        self, site: str, line: str | None = None, asset: str | None = None
+    ) -> list[SeriesInfo]:
+        return sqlite_multi_series.latest(self._reader(), site, line, asset)
 
     def close(self) -> None:
         with self._connections_lock:
