@@ -64,7 +64,11 @@ def principal(request: Request, session: DbSession) -> Principal:
         except AgentTokenError as exc:
             raise HTTPException(401, str(exc)) from None
         return Principal(
-            f"agent-token:{agent.token_id}", None, agent.tenant_id, agent_site=agent.site
+            f"agent-token:{agent.token_id}",
+            None,
+            agent.tenant_id,
+            agent_site=agent.site,
+            agent_token_id=agent.token_id,
         )
     raise HTTPException(401, f"unknown authorization scheme {scheme!r}: use Bearer or Token")
 

@@ -60,6 +60,11 @@ class EdgeAgent:
             device.name: self._poller(device) for device in config.devices
         }
         self.dropped_appends = 0
+        # Where the running config came from, when not a local file (the cloud, its cache).
+        self.config_origin: dict[str, Any] | None = None
+        # The file watcher, SIGHUP and the cloud may each apply a config: one at a time,
+        # or two would both restart the same device.
+        self._applying = asyncio.Lock()
         self._running: dict[str, _RunningPoller] = {}
 
     def _buffer_path(self) -> Path:
@@ -132,14 +137,26 @@ class EdgeAgent:
         except ConfigError as exc:
             log.error("config %s not reloaded, keeping the running one:\n%s", self.config_path, exc)
             return False
+        await self.apply_config(new, str(self.config_path))
+        return True
+
+    async def apply_config(self, new: AgentConfig, origin: str) -> list[str]:
+        """Run a new, valid configuration: restart only the devices whose section changed.
+
+        Returns the other sections that changed (identity, outputs, buffer, status): they
+        apply at the next start. ``origin`` names where the config came from, for logs.
+        """
+        async with self._applying:
+            return await self._apply(new, origin)
+
+    async def _apply(self, new: AgentConfig, origin: str) -> list[str]:
         old_devices = {d.name: d for d in self.config.devices}
         new_devices = {d.name: d for d in new.devices}
         others = ("agent", "outputs", "buffer", "status")
-        if any(getattr(new, key) != getattr(self.config, key) for key in others):
+        pending = [key for key in others if getattr(new, key) != getattr(self.config, key)]
+        if pending:
             log.warning(
-                "config %s: changes to %s apply at the next start",
-                self.config_path,
-                "/".join(others),
+                "config %s: changes to %s apply at the next start", origin, "/".join(pending)
             )
         changed = [n for n in old_devices if n in new_devices and new_devices[n] != old_devices[n]]
         removed = [n for n in old_devices if n not in new_devices]
@@ -152,14 +169,14 @@ class EdgeAgent:
             self.pollers[name] = self._poller(new_devices[name])
             self._running[name] = _RunningPoller(self.pollers[name])
         log.info(
-            "config %s reloaded: %d devices restarted, %d added, %d removed, %d untouched",
-            self.config_path,
+            "config %s applied: %d devices restarted, %d added, %d removed, %d untouched",
+            origin,
             len(changed),
             len(added),
             len(removed),
             len(old_devices) - len(changed) - len(removed),
         )
-        return True
+        return pending
 
     async def _watch_config(self, stop: asyncio.Event) -> None:
         """Reload when the file changes (polling its mtime: works on every filesystem)."""
@@ -208,7 +225,7 @@ class EdgeAgent:
         healthy = all(d["connected"] for d in devices.values()) and not any(
             o["last_error"] for o in outputs.values()
         )
-        return {
+        status: dict[str, Any] = {
             "agent": self.config.agent.name,
             "site": self.config.agent.site,
             "status": "ok" if healthy else "degraded",
@@ -217,6 +234,9 @@ class EdgeAgent:
             "devices": devices,
             "outputs": outputs,
         }
+        if self.config_origin is not None:
+            status["config"] = dict(self.config_origin)
+        return status
 
 
 def _open_output(index: int, config: OutputConfig, base_dir: Path) -> Output:

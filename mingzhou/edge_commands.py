@@ -41,13 +41,50 @@ def validate(
 
 @app.command()
 def run(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Agent config file (YAML).")],
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Agent config file (YAML).")
+    ] = None,
+    cloud_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Instead of --config: take the config from this Mingzhou cloud, follow its"
+            " changes and report status to it."
+        ),
+    ] = None,
+    token_env: Annotated[
+        str, typer.Option(help="With --cloud-url: the variable that holds the agent token.")
+    ] = "MINGZHOU_AGENT_TOKEN",
+    cache: Annotated[
+        Path,
+        typer.Option(
+            help="With --cloud-url: the last good config, to start with while the cloud is"
+            " away; relative paths in the config start in its folder."
+        ),
+    ] = Path("mingzhou-agent.yaml"),
+    poll_interval: Annotated[
+        float, typer.Option(min=0.5, help="With --cloud-url: seconds between config checks.")
+    ] = 30.0,
+    report_interval: Annotated[
+        float, typer.Option(min=0.5, help="With --cloud-url: seconds between status reports.")
+    ] = 15.0,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
     log_format: Annotated[str, typer.Option(help="text, or json for a log collector.")] = "text",
 ) -> None:
     """Poll the configured devices and forward to the outputs until Ctrl-C or SIGTERM."""
     if log_format not in ("text", "json"):
         raise typer.BadParameter("must be text or json", param_hint="--log-format")
+    if (config is None) == (cloud_url is None):
+        raise typer.BadParameter(
+            "give either --config FILE or --cloud-url URL", param_hint="--config / --cloud-url"
+        )
+    if cloud_url is not None:
+        from mingzhou.edge_cloud_run import run_from_cloud
+
+        run_from_cloud(
+            cloud_url, token_env, cache, poll_interval, report_interval, log_level, log_format
+        )
+        return
+    assert config is not None
     from edge_agent.agent import EdgeAgent
     from edge_agent.outputs import OutputSetupError
     from mingzhou.runtime import configure_logging, run_until_signalled

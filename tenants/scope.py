@@ -31,6 +31,7 @@ class Principal:
     tenant_id: int | None = None
     industry_cloud_id: int | None = None
     agent_site: str | None = None
+    agent_token_id: int | None = None  # which token, for the agent registry
 
     @property
     def is_agent(self) -> bool:
@@ -70,6 +71,11 @@ class TenantScope:
             return self._tenant(tenant_id).industry_cloud_id == p.industry_cloud_id
         return self.can_read_raw(tenant_id)
 
+    def can_read_region_aggregates(self) -> bool:
+        """The bureau's figures over every enterprise (groups of at least k, never one
+        enterprise): the bureau analyst's own view, and the platform admin's."""
+        return self.principal.role in (Role.PLATFORM_ADMIN, Role.BUREAU_ANALYST)
+
     def can_write(self, tenant_id: int, site: str) -> bool:
         """Only an agent writes points, and only into its own tenant and site."""
         p = self.principal
@@ -81,6 +87,11 @@ class TenantScope:
         return p.role is Role.PLATFORM_ADMIN or (
             p.role is Role.TENANT_ADMIN and p.tenant_id == tenant_id
         )
+
+    def can_service(self, tenant_id: int) -> bool:
+        """Work a tenant's maintenance alerts and work orders: its service engineers."""
+        p = self.principal
+        return p.role is Role.SERVICE_ENGINEER and p.tenant_id == tenant_id
 
     def raw_tenant_ids(self) -> list[int]:
         """Every tenant whose raw data this caller may read, for listings."""
