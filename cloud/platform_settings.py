@@ -21,6 +21,12 @@ class PlatformSettings:
     session_lifetime: timedelta = timedelta(hours=8)
     admin_email: str | None = None  # bootstrap: the first platform admin
     admin_password: str | None = None
+    # Jobs (jobs.celery_app): memory:// runs them in a worker thread of this process (no
+    # server); redis://host:port/db sends them to `mingzhou jobs worker` processes.
+    broker_url: str = "memory://"
+    result_backend: str | None = None  # None: the broker's Redis (or memory)
+    jobs_key_prefix: str = "mingzhou:"  # of every Redis key the jobs use
+    job_modules: tuple[str, ...] = ()  # job kinds beyond the built-in ones
 
     @classmethod
     def from_environment(cls, **overrides: object) -> PlatformSettings:
@@ -32,6 +38,12 @@ class PlatformSettings:
             "rate_limits": env.get("MINGZHOU_RATE_LIMITS", "memory://"),
             "admin_email": env.get("MINGZHOU_ADMIN_EMAIL"),
             "admin_password": env.get("MINGZHOU_ADMIN_PASSWORD"),
+            "broker_url": env.get("MINGZHOU_BROKER_URL", "memory://"),
+            "result_backend": env.get("MINGZHOU_RESULT_BACKEND"),
+            "jobs_key_prefix": env.get("MINGZHOU_JOBS_KEY_PREFIX", "mingzhou:"),
+            "job_modules": tuple(
+                m.strip() for m in env.get("MINGZHOU_JOB_MODULES", "").split(",") if m.strip()
+            ),
         }
         if "MINGZHOU_SECRET" in env:
             values["secret"] = env["MINGZHOU_SECRET"]

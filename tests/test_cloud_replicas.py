@@ -22,9 +22,9 @@ from tests.fixtures_metadata import _fresh_schema
 from tests.platform_process import ADMIN, start_replica, stop_replica
 
 
-def onboard(url: str, tenant: str, site: str) -> str:
+def onboard(url: str, tenant: str, site: str, admin: dict[str, str] = ADMIN) -> str:
     """A tenant with one agent token for ``site``, through the API; returns the token."""
-    admin = httpx.post(f"{url}/api/auth/login", json=ADMIN).json()["token"]
+    admin = httpx.post(f"{url}/api/auth/login", json=admin).json()["token"]
     headers = {"Authorization": f"Bearer {admin}"}
     assert (
         httpx.post(
