@@ -1,4 +1,5 @@
-"""``mingzhou maintenance``: evaluate the predictive-maintenance models on public data sets.
+"""``mingzhou maintenance``: evaluate the predictive-maintenance models on public data sets,
+and train and score them on a tenant's historian (``maintenance.tenant_commands``).
 
 Each command prints one JSON object on stdout; progress goes to stderr.
 """
@@ -14,11 +15,18 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="Predictive maintenance: model evaluation.")
+from maintenance.tenant_commands import score_command, train_command
+
+app = typer.Typer(
+    no_args_is_help=True, help="Predictive maintenance: evaluation, training and scoring."
+)
 evaluate_app = typer.Typer(no_args_is_help=True, help="Score a model on a public data set.")
 split_app = typer.Typer(no_args_is_help=True, help="Cut a data set into train and test files.")
 app.add_typer(evaluate_app, name="evaluate")
 app.add_typer(split_app, name="split")
+# On a tenant's historian: learn an asset type, then score its assets.
+app.command("train")(train_command)
+app.command("score")(score_command)
 
 FullOption = Annotated[
     bool,
