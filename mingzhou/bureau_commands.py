@@ -18,6 +18,7 @@ app = typer.Typer(
 
 class FactsSource(StrEnum):
     REGION = "region"
+    PLATFORM = "platform"
 
 
 SYNTHETIC_NOTE = (
@@ -41,11 +42,26 @@ def report(
     source: Annotated[
         FactsSource,
         typer.Option(
-            help="Where the enterprises' facts come from. Only 'region' for now: the"
-            " synthetic region of analytics/bureau/region.py (35 enterprises, 5 districts,"
-            " 3 industry clouds), until the platform's facts gatherer lands."
+            help="Where the enterprises' facts come from: 'region', the synthetic region of"
+            " analytics/bureau/region.py (35 enterprises, 5 districts, 3 industry clouds), or"
+            " 'platform': every tenant of --metadata-url, its historian in --storage (the"
+            " months before --period from the facts the monthly job stored)."
         ),
     ] = FactsSource.REGION,
+    metadata_url: Annotated[
+        str | None,
+        typer.Option(
+            help="With --source platform: sqlite:///PATH or postgresql+psycopg://…",
+            envvar="MINGZHOU_METADATA",
+        ),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="With --source platform: sqlite:DIR or influxdb://[user:pass@]host:port",
+            envvar="MINGZHOU_STORAGE",
+        ),
+    ] = None,
     months: Annotated[
         int, typer.Option(min=1, max=120, help="Months of trend, ending at --period.")
     ] = 12,
@@ -57,8 +73,9 @@ def report(
     """Write bureau-PERIOD-groups.csv, bureau-PERIOD-trends.csv, bureau-PERIOD.html and
     (with Chromium) bureau-PERIOD.pdf into OUT, and print their paths as JSON.
 
-    The facts come from the synthetic region (--source region, the default) until the
-    platform's facts gatherer lands; the report says so on its first page.
+    The facts come from the synthetic region (--source region, the default; the report
+    says so on its first page) or from the platform (--source platform), gathered now for
+    --period, with a progress bar over the tenants.
     """
     from analytics.bureau.aggregation import aggregate
     from analytics.bureau.facts import check_period
@@ -76,8 +93,11 @@ def report(
         config = load_index_config(weights)
     except IndexConfigError as exc:
         raise typer.BadParameter(str(exc), param_hint="--weights") from None
-    facts = build_region(period, months=months, seed=seed)
-    note = SYNTHETIC_NOTE.format(n=len({f.enterprise_key for f in facts}), seed=seed)
+    if source is FactsSource.PLATFORM:
+        facts, note = _platform_facts(period, months, metadata_url, storage)
+    else:
+        facts = build_region(period, months=months, seed=seed)
+        note = SYNTHETIC_NOTE.format(n=len({f.enterprise_key for f in facts}), seed=seed)
     aggregates = aggregate(facts, k=k, config=config)
     try:
         files = write_report(aggregates, period, out, config, pdf=pdf, source_note=note)
@@ -100,3 +120,59 @@ def report(
     if files.pdf_error:
         print(f"warning: {files.pdf_error}", file=sys.stderr)
         raise typer.Exit(1)
+
+
+def _platform_facts(
+    period: str, months: int, metadata_url: str | None, storage: str | None
+) -> tuple[list, str]:
+    """Every tenant's facts of ``period`` gathered now, and the stored facts of the months
+    before it; a bad URL or an unreadable store is a clear error, not a traceback."""
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from analytics.bureau.facts import previous_periods
+    from analytics.bureau.platform_facts import gather_platform_facts, month_range
+    from analytics.bureau.report_job import platform_note
+    from analytics.bureau.stored_facts import load_facts
+    from cloud.tenant_storage import TenantStorage
+    from jobs.progress_bar import progress_bar
+    from tenants.db import make_engine, session_factory
+
+    if not metadata_url:
+        raise typer.BadParameter("needed with --source platform", param_hint="--metadata-url")
+    if not storage:
+        raise typer.BadParameter("needed with --source platform", param_hint="--storage")
+    try:
+        complete = month_range(period).complete
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--period") from None
+    try:
+        store = TenantStorage(storage)
+    except (ValueError, OSError) as exc:
+        raise typer.BadParameter(str(exc), param_hint="--storage") from None
+    try:
+        engine = make_engine(metadata_url)
+    except (ArgumentError, ValueError) as exc:
+        raise typer.BadParameter(f"{metadata_url!r}: {exc}", param_hint="--metadata-url") from None
+    try:
+        with session_factory(engine)() as session, progress_bar("gathering facts") as bar:
+            gathered = gather_platform_facts(
+                session,
+                store,
+                period,
+                progress=lambda done, total, key: bar.update(done, total, key),
+            )
+            earlier = load_facts(session, previous_periods(period, months)[:-1])
+    except SQLAlchemyError as exc:
+        first_line = str(exc).splitlines()[0]
+        print(f"error: the metadata store cannot be read: {first_line}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+        store.close()
+    for key, why in gathered.failed:
+        print(f"warning: tenant {key}: left out: {why}", file=sys.stderr)
+    if not gathered.facts:
+        print(f"error: no tenant's facts of {period} could be gathered", file=sys.stderr)
+        raise typer.Exit(1)
+    note = platform_note(period, len(gathered.facts), len(gathered.failed), complete)
+    return [*earlier, *gathered.facts], note

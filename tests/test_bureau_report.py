@@ -282,11 +282,19 @@ def test_cli_k_and_weights_change_the_report(tmp_path) -> None:
     [
         (["--period", "2026-13"], "Invalid value for --period: period '2026-13' is not a month"),
         (["--period", PERIOD, "--k", "1"], "Invalid value for --k: must be at least 2, not 1"),
-        (["--period", PERIOD, "--source", "platform"], "Invalid value for '--source'"),
+        (["--period", PERIOD, "--source", "nowhere"], "Invalid value for '--source'"),
+        (
+            ["--period", PERIOD, "--source", "platform", "--metadata-url", "sqlite:///x.db"],
+            "Invalid value for --storage: needed with --source platform",
+        ),
     ],
 )
 def test_cli_refuses_bad_options(tmp_path, extra: list[str], message: str) -> None:
-    result = CliRunner().invoke(app, ["bureau", "report", "--out", str(tmp_path), *extra])
+    # The platform's URLs may come from the environment: none here.
+    unset = {"MINGZHOU_METADATA": None, "MINGZHOU_STORAGE": None}
+    result = CliRunner().invoke(
+        app, ["bureau", "report", "--out", str(tmp_path), *extra], env=unset
+    )
     assert result.exit_code == 2
     assert message in " ".join(result.output.replace("│", " ").split())
 

@@ -79,8 +79,8 @@ class EnterpriseFacts:
     # Of those, machines with at least one point stored in the period (historian: any
     # series whose asset is the machine). Unit: machines. ≤ machines_registered.
     machines_connected: int
-    # Tags configured on the registered machines and meters in the asset model at the end
-    # of the period. Unit: tags.
+    # Tags configured in the asset model at the end of the period, on every asset
+    # (machines, meters, tooling). Unit: tags.
     tags_configured: int
     # Of those, tags with at least one point stored in the period (historian). Unit: tags.
     tags_reporting: int

@@ -136,6 +136,19 @@ def _write_csv(rows: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """The rows as CSV text (formulas escaped as in the files), for a download; the caller
+    adds the BOM when it sends bytes."""
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+    return out.getvalue()
+
+
 def write_groups_csv(aggregates: BureauAggregates, period: str, path: str | Path) -> Path:
     return _write_csv(group_rows(aggregates, period), Path(path))
 
