@@ -6,8 +6,10 @@ from bench import (
     energy_bench,
     historian_bench,
     maintenance_bench,
+    maintenance_pumps_bench,
     modbus_bench,
     opcua_bench,
+    plant_pages_bench,
     production_bench,
 )
 
@@ -19,7 +21,9 @@ def main() -> None:
     modbus_bench.main()
     energy_bench.main()
     production_bench.main()
+    plant_pages_bench.main()
     maintenance_bench.main()
+    maintenance_pumps_bench.main()
     cloud_bench.main()
 
 

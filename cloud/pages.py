@@ -18,6 +18,7 @@ from cloud.principals import SESSION_COOKIE, DbSession, principal
 from tenants import sessions
 from tenants.models import AuditEvent, Tenant, User
 from tenants.passwords import verify_password
+from tenants.roles import Role
 from tenants.scope import TenantScope
 
 router = APIRouter(include_in_schema=False)
@@ -77,6 +78,8 @@ def logout() -> Response:
 def home(request: Request, session: DbSession) -> Response:
     """The enterprises whose dashboards this person may open; straight in when one."""
     caller = principal(request, session)
+    if caller.role is Role.BUREAU_ANALYST:
+        return RedirectResponse("/bureau", status_code=303)  # sees no enterprise, only the region
     ids = TenantScope(session, caller).raw_tenant_ids()
     tenants = session.scalars(select(Tenant).where(Tenant.id.in_(ids)).order_by(Tenant.name)).all()
     if len(tenants) == 1:

@@ -18,10 +18,30 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from cloud import admin_api, auth_api, dashboard, deps, ingest_api, pages, principals, series_api
+from cloud import (
+    admin_api,
+    agents_api,
+    agents_page,
+    assets_api,
+    auth_api,
+    bureau_api,
+    dashboard,
+    deps,
+    ingest_api,
+    jobs_api,
+    maintenance_api,
+    pages,
+    plant_pages,
+    principals,
+    query_api,
+    series_api,
+    tenant_settings_api,
+    validation_errors,
+)
 from cloud.app import mount_static
 from cloud.platform_settings import PlatformSettings
 from cloud.rate_limits import TenantRateLimiter
+from cloud.series_quota import SeriesRegistry
 from cloud.tenant_storage import TenantStorage
 from tenants.db import make_engine, session_factory, upgrade
 from tenants.models import User
@@ -41,7 +61,10 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        jobs_api.start_jobs(app)  # the embedded worker, when there is no broker server
         yield
+        jobs_api.stop_jobs(app)
+        app.state.series_registry.close()
         storage.close()
         engine.dispose()
 
@@ -54,9 +77,17 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
     app.state.sessions = sessions
     app.state.storage = storage
     app.state.rate_limiter = TenantRateLimiter(settings.rate_limits)
+    # Known series per tenant, for the plan's series quota: in Redis with the rate limits.
+    app.state.series_registry = SeriesRegistry(settings.rate_limits)
     app.include_router(auth_api.router)
     app.include_router(admin_api.router)
+    app.include_router(assets_api.router)
+    app.include_router(tenant_settings_api.router)
     app.include_router(ingest_api.router)
+    jobs_api.attach_jobs(app, settings)  # /api/tenants/{key}/jobs and the Celery app
+    app.include_router(agents_api.router)  # agents: config and status
+    app.include_router(agents_page.router)
+    app.include_router(maintenance_api.router)  # models, predictions, alerts, work orders
     # The single-store routers, per tenant: their historian is the tenant's, and only
     # after TenantScope agreed (principals.tenant_historian).
     app.dependency_overrides[deps.get_historian] = principals.tenant_historian
@@ -64,9 +95,15 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
     app.include_router(
         series_api.router, prefix="/api/tenants/{key}/series", dependencies=tenant_in_path
     )
+    # /api/tenants/{key}/query (many series, downsampled) and /api/tenants/{key}/latest
+    app.include_router(query_api.router, prefix="/api/tenants/{key}", dependencies=tenant_in_path)
     app.include_router(dashboard.router, prefix="/t/{key}", dependencies=tenant_in_path)
     app.include_router(pages.router)
+    app.include_router(plant_pages.router)  # /t/{key}/plant/: OEE, lines, machines, energy
+    app.include_router(bureau_api.router)  # /api/bureau/*, /bureau: aggregates only
     mount_static(app)
+
+    validation_errors.install(app)
 
     @app.exception_handler(OperationalError)
     async def metadata_unavailable(request: Request, exc: OperationalError):

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from analytics.energy.cli import app as energy_app
+from jobs.cli import app as jobs_app
 from maintenance.cli import app as maintenance_app
 from mingzhou import __version__
 from mingzhou.browse_commands import app as browse_app
@@ -28,6 +29,7 @@ app.add_typer(certs_app, name="certs")
 app.add_typer(energy_app, name="energy")
 app.add_typer(maintenance_app, name="maintenance")
 app.add_typer(bureau_app, name="bureau")
+app.add_typer(jobs_app, name="jobs")
 app.command()(sim)
 app.command(
     "sim-fault", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}

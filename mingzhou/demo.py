@@ -2,8 +2,9 @@
 
 Everything runs in one process and one event loop with the embedded defaults (SQLite
 for metadata and series, rate limits in memory), so the demo needs no server installed.
-Each factory is a tenant in its industry cloud; its agent sends to the cloud's ingest
-API with its own token, as a real agent would. Ctrl-C stops every part in order:
+Each factory is a tenant in its industry cloud; its agent fetches its config from the
+cloud, reports its status there and sends to the cloud's ingest API with its own token,
+as a real agent would. Ctrl-C stops every part in order:
 agents first (they flush), then the simulated PLCs, then the web server.
 """
 
@@ -17,8 +18,6 @@ from pathlib import Path
 
 import yaml
 
-from edge_agent.agent import EdgeAgent
-from edge_agent.config import AgentConfig, ConfigError, load_config
 from mingzhou.runtime import configure_logging, run_until_signalled
 from mingzhou.web_server import PortInUse, bind, check_free, serve_app
 
@@ -32,14 +31,14 @@ def token_variable(site: str) -> str:
     return site.upper().replace("-", "_") + "_TOKEN"
 
 
-def write_agent_configs(data_dir: Path, plc_base_port: int, cloud_url: str) -> list[Path]:
-    """One edge-agent config per factory, written where people can read and copy them.
+def agent_config_texts(plc_base_port: int, cloud_url: str) -> dict[str, str]:
+    """One edge-agent config (YAML) per factory: industry -> text, set in the cloud.
 
-    The token is a ``${VAR}``, as it should be in any config file a person may share.
+    The token is a ``${VAR}``, as it should be in any config a person may read.
     """
     from protocols.simulators import PLANTS
 
-    paths = []
+    texts = {}
     for offset, industry in enumerate(INDUSTRIES):
         plant = PLANTS[industry]
         config = plant.agent_config(HOST, plc_base_port + offset)
@@ -49,11 +48,9 @@ def write_agent_configs(data_dir: Path, plc_base_port: int, cloud_url: str) -> l
         # Three agents share one machine here: each gets its own buffer and status port.
         config["buffer"] = {"path": f"{industry}-buffer.db"}
         config["status"] = {"port": 0}
-        path = data_dir / f"{industry}-agent.yaml"
-        header = f"# Edge agent for the simulated {industry} plant, written by `mingzhou demo`.\n"
-        path.write_text(header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-        paths.append(path)
-    return paths
+        header = f"# Edge agent for the simulated {industry} plant, set by `mingzhou demo`.\n"
+        texts[industry] = header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    return texts
 
 
 def _secret(root: Path) -> str:
@@ -92,17 +89,23 @@ def run_demo(cloud_port: int = 8000, data_dir: str = ".demo", plc_base_port: int
     )
     app = create_platform_app(settings)
     with app.state.sessions() as session:
-        tenants = seed(session, {i: (PLANTS[i].site, PLANTS[i].display_name) for i in INDUSTRIES})
+        tenants = seed(
+            session,
+            {i: (PLANTS[i].site, PLANTS[i].display_name) for i in INDUSTRIES},
+            # The asset model knows where each plant's PLC is, as the agents do.
+            {i: (HOST, plc_base_port + offset) for offset, i in enumerate(INDUSTRIES)},
+        )
         session.commit()
     environ = {token_variable(t.key): t.token for t in tenants}
-    try:
-        configs: list[AgentConfig] = [
-            load_config(path, environ)
-            for path in write_agent_configs(root, plc_base_port, cloud_url)
-        ]
-    except ConfigError as exc:  # a generated config must always be valid: a bug if not
-        print(f"mingzhou demo: generated agent config is invalid:\n{exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    from mingzhou.demo_agents import cloud_managed_agent, register_demo_agents
+
+    with app.state.sessions() as session:
+        try:
+            register_demo_agents(session, tenants, agent_config_texts(plc_base_port, cloud_url))
+        except ValueError as exc:  # a generated config must always be valid: a bug if not
+            print(f"mingzhou demo: generated agent config is invalid:\n{exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        session.commit()
 
     async def main(stop: asyncio.Event) -> None:
         from protocols.simulators import create_simulator
@@ -114,9 +117,13 @@ def run_demo(cloud_port: int = 8000, data_dir: str = ".demo", plc_base_port: int
         ]
         for simulator in simulators:
             await simulator.start()
-        agents = [EdgeAgent(config, base_dir=root) for config in configs]
+        agents = [cloud_managed_agent(cloud_url, root, t, environ) for t in tenants]
         agent_stop = asyncio.Event()
         agent_tasks = [asyncio.create_task(agent.run(agent_stop)) for agent in agents]
+        from mingzhou.demo_bureau import report_after_start
+
+        # The bureau's report of this month, once the agents have sent data.
+        bureau_report = asyncio.create_task(report_after_start(app, stop))
 
         lines = ["", "Mingzhou demo is running:"]
         for offset, industry in enumerate(INDUSTRIES):
@@ -126,10 +133,14 @@ def run_demo(cloud_port: int = 8000, data_dir: str = ".demo", plc_base_port: int
                 f"  {plant.display_name:<34} {scheme}://{HOST}:{port}  tenant {plant.site}"
             )
         lines += [
-            f"  edge agents (configs)              {root}/*-agent.yaml",
+            f"  edge agents (cached configs)       {root}/*-agent.yaml",
+            f"  edge agents' status and configs    {cloud_url}/t/<tenant>/agents",
             f"  metadata and series (SQLite)       {root}/metadata.db, {root}/series/",
             f"  cloud and live dashboards          {cloud_url}/  (sign in)",
+            f"  OEE, lines, machines, energy       {cloud_url}/t/<tenant>/plant/",
             f"  API docs                           {cloud_url}/docs",
+            f"  jobs (run in this process)         {cloud_url}/api/tenants/<tenant>/jobs",
+            f"  economic bureau (aggregates only)  {cloud_url}/bureau",
             "Sign in as:",
             *sign_in_table(tenants),
             "Press Ctrl-C to stop.",
@@ -140,7 +151,7 @@ def run_demo(cloud_port: int = 8000, data_dir: str = ".demo", plc_base_port: int
         await stop.wait()
         print("stopping: edge agents, simulated PLCs, cloud …", flush=True)
         agent_stop.set()
-        await asyncio.gather(*agent_tasks, return_exceptions=True)
+        await asyncio.gather(*agent_tasks, bureau_report, return_exceptions=True)
         for simulator in simulators:
             await simulator.stop()
         await web

@@ -8,11 +8,22 @@ previous run's are revoked rather than recovered).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from protocols.simulators.plants import Plant, Point
 from tenants.agent_tokens import create_agent_token, revoke_agent_token
+from tenants.asset_addressing import ModbusConnection, OpcUaConnection
+from tenants.asset_onboarding import (
+    AssetOnboarding,
+    AssetPatch,
+    find_asset,
+    onboard_asset,
+    update_asset,
+)
+from tenants.asset_templates import AssetTemplate, shipped_templates
 from tenants.models import AgentToken, IndustryCloud, Tenant, User
 from tenants.onboarding import create_industry_cloud, create_tenant, create_user
 from tenants.roles import Role
@@ -38,8 +49,16 @@ class DemoTenant:
     token: str
 
 
-def seed(session: Session, plants: dict[str, tuple[str, str]]) -> list[DemoTenant]:
-    """``plants``: industry -> (site key, display name). Returns tenants with fresh tokens."""
+def seed(
+    session: Session,
+    plants: dict[str, tuple[str, str]],
+    plc_addresses: dict[str, tuple[str, int]] | None = None,
+) -> list[DemoTenant]:
+    """``plants``: industry -> (site key, display name). Returns tenants with fresh tokens.
+
+    ``plc_addresses``: industry -> (host, port) of its simulated PLC; each plant's
+    machines are then onboarded into its tenant's asset model from their templates.
+    """
     result = []
     for industry, (site, name) in plants.items():
         cloud_key, cloud_name, district = INDUSTRY_CLOUDS[industry]
@@ -58,10 +77,108 @@ def seed(session: Session, plants: dict[str, tuple[str, str]]) -> list[DemoTenan
             )
         ):
             revoke_agent_token(session, tenant.id, old.id, ACTOR)
-        issued = create_agent_token(session, tenant.id, site, f"{site}-edge", None, ACTOR)
+        # Token names are unique per tenant, revoked ones included: number each start's.
+        runs = session.scalar(select(func.count()).where(AgentToken.tenant_id == tenant.id))
+        token_name = f"{site}-edge" + (f"-{runs + 1}" if runs else "")
+        issued = create_agent_token(session, tenant.id, site, token_name, None, ACTOR)
+        if plc_addresses and industry in plc_addresses:
+            from protocols.simulators import PLANTS
+
+            host, port = plc_addresses[industry]
+            onboard_plant_assets(session, tenant, PLANTS[industry], host, port, district)
         result.append(DemoTenant(industry, site, name, issued.token))
     _user(session, "bureau@mingzhou.demo", Role.BUREAU_ANALYST)
     return result
+
+
+def plant_onboardings(
+    plant: Plant, host: str, port: int, district: str | None = None
+) -> list[AssetOnboarding]:
+    """One onboarding request per machine of a simulated plant, each from the template
+    whose tags are exactly the machine's; its address is read off the plant's points.
+
+    A point that its template would address differently is a ValueError: the templates
+    must describe the simulators, or the demo's agents and asset model disagree.
+    """
+    templates = shipped_templates()
+    by_asset: dict[str, list[Point]] = {}
+    for point in plant.points:
+        by_asset.setdefault(point.asset, []).append(point)
+    requests = []
+    for asset, points in by_asset.items():
+        tags = {p.tag for p in points}
+        template = next((t for t in templates.values() if {x.key for x in t.tags} == tags), None)
+        if template is None:
+            raise ValueError(f"{plant.key}: no template has exactly the tags of {asset}: {tags}")
+        if plant.protocol == "opcua":
+            address: OpcUaConnection | ModbusConnection = OpcUaConnection(
+                protocol="opcua",
+                endpoint=f"opc.tcp://{host}:{port}",
+                node_prefix=_one_base(plant, asset, [_node_prefix(template, p) for p in points]),
+            )
+        else:
+            address = ModbusConnection(
+                protocol="modbus",
+                host=host,
+                port=port,
+                unit_id=plant.unit_id,
+                base_register=_one_base(
+                    plant, asset, [_base_register(template, p) for p in points]
+                ),
+            )
+        requests.append(
+            AssetOnboarding(
+                site=plant.site,
+                site_name=plant.display_name,
+                district=district,
+                line=points[0].line,
+                asset=asset,
+                template=template.key,
+                address=address,
+            )
+        )
+    return requests
+
+
+def _one_base(plant: Plant, asset: str, bases: list) -> Any:
+    if len(set(bases)) != 1:
+        raise ValueError(f"{plant.key}: the tags of {asset} do not share one base: {bases}")
+    return bases[0]
+
+
+def _node_prefix(template: AssetTemplate, point: Point) -> str:
+    spec = template.tag(point.tag)
+    browse = spec.opcua.browse_name if spec and spec.opcua else None
+    if not browse or not point.node_id or not point.node_id.endswith(browse):
+        raise ValueError(
+            f"{template.key}.{point.tag}: node {point.node_id} is not <prefix>{browse}"
+        )
+    return point.node_id.removesuffix(browse)
+
+
+def _base_register(template: AssetTemplate, point: Point) -> int:
+    spec = template.tag(point.tag)
+    modbus = spec.modbus if spec else None
+    if modbus is None or point.address is None:
+        raise ValueError(f"{template.key}.{point.tag}: no Modbus address to compare")
+    wanted = (point.table, point.data_type, point.word_order, point.scale, point.offset)
+    given = (modbus.table, modbus.type, modbus.word_order, modbus.scale, modbus.offset)
+    if wanted != given:
+        raise ValueError(f"{template.key}.{point.tag}: template has {given}, plant has {wanted}")
+    return point.address - modbus.register_offset
+
+
+def onboard_plant_assets(
+    session: Session, tenant: Tenant, plant: Plant, host: str, port: int, district: str | None
+) -> None:
+    """Onboard the plant's machines; on a later start only their address follows the
+    simulator's port (what people changed in the model stays)."""
+    for request in plant_onboardings(plant, host, port, district):
+        existing = find_asset(session, tenant.id, request.site, request.line, request.asset)
+        if existing is None:
+            onboard_asset(session, tenant, request, ACTOR)
+        elif request.address and existing.connection != request.address.model_dump():
+            update_asset(session, tenant, existing, AssetPatch(address=request.address), ACTOR)
 
 
 def _user(

@@ -157,6 +157,35 @@ def test_dashboards_draw_every_factory_in_chromium_after_sign_in(
         assert page.errors == [], page.errors
 
 
+def test_the_bureau_sees_the_three_factories_only_as_suppressed_groups(
+    demo: RunningDemo,
+) -> None:
+    bureau = {"email": "bureau@mingzhou.demo", "password": ADMIN["password"]}
+    token = httpx.post(f"{demo.url}/api/auth/login", json=bureau, timeout=10).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    # The demo starts this month's report a little after it starts; wait for it.
+    deadline = demo.started + STARTUP_BUDGET_S + 120
+    runs: list = []
+    while time.monotonic() < deadline:
+        runs = httpx.get(f"{demo.url}/api/bureau/reports", headers=auth, timeout=10).json()
+        if runs and runs[0]["state"] in ("done", "failed"):
+            break
+        time.sleep(1)
+    assert runs and runs[0]["state"] == "done", (runs, demo.log.read_text()[-3000:])
+    assert (runs[0]["expected"], runs[0]["done"]) == (3, 3)
+    region = httpx.get(f"{demo.url}/api/bureau/indicators", headers=auth, timeout=10).json()
+    assert region["enterprises"] == 3 and region["index"]["status"] == "suppressed"
+    assert all(i["mean"] is None for i in region["indicators"])
+    page = httpx.get(f"{demo.url}/bureau?lang=en", headers=auth, timeout=30).text
+    assert 'id="too-few"' in page and "Only 3 enterprise(s)" in page
+    assert "source=synthetic" in page
+    synthetic = httpx.get(
+        f"{demo.url}/bureau?source=synthetic&lang=en", headers=auth, timeout=30
+    ).text
+    assert "SYNTHETIC DATA" in synthetic
+    assert all(p.site not in page + synthetic for p in PLANTS.values())
+
+
 def test_demo_stops_cleanly_on_ctrl_c(demo: RunningDemo) -> None:
     demo.process.send_signal(signal.SIGINT)
     assert demo.process.wait(timeout=30) == 0

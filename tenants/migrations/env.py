@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+import importlib
+
 from alembic import context
 
-import tenants.models  # noqa: F401  (registers the tables on Base.metadata)
 from tenants.db import Base, make_engine
+
+# Every module that defines tables, so that they are on Base.metadata.
+MODEL_MODULES = (
+    "analytics.bureau.report_runs",
+    "analytics.bureau.reported_output",
+    "analytics.bureau.stored_facts",
+    "jobs.models",
+    "maintenance.alert_models",
+    "maintenance.prediction_models",
+    "maintenance.registry_models",
+    "maintenance.work_order_models",
+    "tenants.agent_contact_days",
+    "tenants.agent_registry",
+    "tenants.asset_model",
+    "tenants.models",
+)
+for _module in MODEL_MODULES:
+    importlib.import_module(_module)
 
 config = context.config
 target_metadata = Base.metadata
