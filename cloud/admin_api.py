@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from cloud.principals import DbSession, Scope, require_person
 from historian import HistorianError
@@ -103,8 +104,12 @@ def add_user(key: str, body: UserIn, session: DbSession, scope: Scope, caller: P
         raise HTTPException(400, f"a {body.role.value} does not belong to a tenant")
     try:
         user = create_user(session, body.email, body.password, body.role, caller.name, tenant)
+        session.flush()
     except (OnboardingError, ValueError) as exc:
         raise HTTPException(400, str(exc)) from None
+    except IntegrityError:
+        # Two requests for one new address at once: the second meets the unique index.
+        raise HTTPException(409, f"a user with e-mail {body.email!r} exists already") from None
     return {"id": user.id, "email": user.email, "role": user.role}
 
 

@@ -99,8 +99,11 @@ def create_user(
         users = session.scalar(select(func.count()).where(User.tenant_id == tenant.id)) or 0
         if users >= tenant.plan.max_users:
             raise OnboardingError(f"plan {tenant.plan.key!r} allows {tenant.plan.max_users} users")
+    address = email.strip().lower()
+    if session.scalar(select(User.id).where(User.email == address)) is not None:
+        raise OnboardingError(f"a user with e-mail {address!r} exists already")
     user = User(
-        email=email.strip().lower(),
+        email=address,
         password_hash=hash_password(password),
         role=role.value,
         tenant_id=tenant.id if tenant else None,
