@@ -27,6 +27,7 @@ from cloud import (
     bureau_api,
     dashboard,
     deps,
+    industry_page,
     ingest_api,
     jobs_api,
     maintenance_api,
@@ -35,6 +36,7 @@ from cloud import (
     principals,
     query_api,
     series_api,
+    service_page,
     tenant_settings_api,
     validation_errors,
 )
@@ -100,6 +102,8 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
     app.include_router(dashboard.router, prefix="/t/{key}", dependencies=tenant_in_path)
     app.include_router(pages.router)
     app.include_router(plant_pages.router)  # /t/{key}/plant/: OEE, lines, machines, energy
+    app.include_router(service_page.router)  # /t/{key}/service: predictions, alerts, orders
+    app.include_router(industry_page.router)  # /industry/{cloud}: member benchmarking
     app.include_router(bureau_api.router)  # /api/bureau/*, /bureau: aggregates only
     mount_static(app)
 

@@ -138,6 +138,8 @@ def run_demo(cloud_port: int = 8000, data_dir: str = ".demo", plc_base_port: int
             f"  metadata and series (SQLite)       {root}/metadata.db, {root}/series/",
             f"  cloud and live dashboards          {cloud_url}/  (sign in)",
             f"  OEE, lines, machines, energy       {cloud_url}/t/<tenant>/plant/",
+            f"  service team: predictions, orders  {cloud_url}/t/<tenant>/service",
+            f"  industry-cloud member benchmarking {cloud_url}/industry/<cloud>",
             f"  API docs                           {cloud_url}/docs",
             f"  jobs (run in this process)         {cloud_url}/api/tenants/<tenant>/jobs",
             f"  economic bureau (aggregates only)  {cloud_url}/bureau",
