@@ -12,11 +12,9 @@ functions that take a ``Historian`` take this one unchanged.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
 
 from cloud.closed_period_cache import ClosedPeriodCache
-from historian import Aggregate, Historian, Point, SeriesInfo, SeriesKey
-from historian.model import SeriesRows
+from historian import Aggregate, Historian, SeriesKey
 from protocols.sample import Value
 
 DAY_NS = 86_400 * 1_000_000_000
@@ -34,33 +32,11 @@ class DayCachedHistorian:
 
     # --- pass-through ------------------------------------------------------------------
 
-    def write(self, points: Iterable[Point]) -> int:
-        return self.inner.write(points)
-
-    def write_line_protocol(self, body: str | bytes, point_count: int | None = None) -> int:
-        return self.inner.write_line_protocol(body, point_count)
-
-    def list_series(self) -> list[SeriesInfo]:
-        return self.inner.list_series()
-
-    def read_many(
-        self,
-        keys: Sequence[SeriesKey],
-        start_ns: int,
-        end_ns: int,
-        window_ns: int | None = None,
-        aggregate: Aggregate = Aggregate.MEAN,
-        limit: int | None = None,
-        fallback_aggregate: Aggregate | None = None,
-    ) -> list[SeriesRows]:
-        return self.inner.read_many(
-            keys, start_ns, end_ns, window_ns, aggregate, limit, fallback_aggregate
-        )
-
-    def latest(
-        self, site: str, line: str | None = None, asset: str | None = None
-    ) -> list[SeriesInfo]:
-        return self.inner.latest(site, line, asset)
+    def __getattr__(self, name: str) -> object:
+        # Everything but windowed reads is the wrapped store's own (write, list_series,
+        # read_many, latest, exceeding, ...): delegating keeps this wrapper whole when the
+        # contract grows, where copied signatures fell behind it.
+        return getattr(self.inner, name)
 
     def close(self) -> None:
         """The wrapped store belongs to the tenant storage, which closes it."""

@@ -350,6 +350,11 @@ def test_day_cached_reads_equal_the_store_s_own(store: Historian) -> None:
     assert cache.hits > 0
     raw = store.read(key, start, start + HOUR_NS)
     assert cached.read(key, start, start + HOUR_NS) == raw  # raw reads pass through
+    # The rest of the contract is the store's own, including what was added after the
+    # wrapper was written.
+    assert isinstance(cached, Historian)
+    assert cached.exceeding([key], start, now, 100) == store.exceeding([key], start, now, 100)
+    assert cached.latest("s") == store.latest("s")
 
 
 def test_the_energy_page_prices_the_meter_and_finds_idle_waste(sqlite_plant: Plant) -> None:
