@@ -46,6 +46,13 @@ def parse_instant(text: str, now_ns: int | None = None) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + nanos
 
 
+def parse_datetime(text: str, now: datetime | None = None) -> datetime:
+    """``parse_instant`` as an aware UTC datetime (microseconds), for code that works in
+    datetimes (model training ranges, job parameters)."""
+    now_ns = None if now is None else round(now.timestamp() * 1e9)
+    return datetime.fromtimestamp(parse_instant(text, now_ns) / 1e9, UTC)
+
+
 def format_instant(timestamp_ns: int) -> str:
     """ISO 8601 in UTC with nanoseconds, e.g. 2026-11-29T08:00:00.123456789Z."""
     seconds, nanos = divmod(timestamp_ns, 1_000_000_000)

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cloud.timeparams import format_instant, parse_instant
+from cloud.timeparams import format_instant, parse_datetime, parse_instant
 from jobs.catalog import job_kind, periodic_job
 from jobs.context import JobContext
 from jobs.errors import JobError
@@ -83,12 +83,6 @@ def _share(job: JobContext):
     return lambda share, message: job.progress(round(share * 1000), 1000, message)
 
 
-def _datetime(text: str):
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(parse_instant(text) / 1e9, UTC)
-
-
 @job_kind(
     "maintenance_train",
     TrainParams,
@@ -106,8 +100,8 @@ def maintenance_train(job: JobContext, params: TrainParams) -> dict[str, Any]:
                 job.tenant_id,
                 params.asset_type,
                 assets,
-                _datetime(params.since),
-                _datetime(params.until),
+                parse_datetime(params.since),
+                parse_datetime(params.until),
                 promote=params.promote,
                 actor=f"job {job.id} by {job.created_by}",
                 progress=_share(job),
@@ -147,7 +141,7 @@ def maintenance_score(job: JobContext, params: ScoreParams) -> dict[str, Any]:
             job.historian(),
             job.tenant_id,
             asset_type=params.asset_type,
-            until=_datetime(params.until),
+            until=parse_datetime(params.until),
             lookback=timedelta(hours=params.lookback_hours),
             progress=_share(job),
         )

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cloud.timeparams import parse_datetime
 from historian.durations import parse_duration
 
 DEFAULT_METADATA = "sqlite:///.cloud/metadata.db"
@@ -45,23 +46,6 @@ AssetTypeOption = Annotated[
 ]
 
 
-def parse_moment(text: str, now: datetime | None = None) -> datetime:
-    """ISO 8601 (naive is UTC), ``now`` or ``now-7d``."""
-    now = now or datetime.now(UTC)
-    value = text.strip()
-    if value == "now":
-        return now
-    if value.startswith("now-"):
-        return now - timedelta(seconds=parse_duration(value[4:]))
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(
-            f"expected an ISO 8601 time (2026-11-29T08:00:00Z), 'now' or 'now-7d', got {text!r}"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def train_command(
     historian: HistorianOption,
     tenant: TenantOption,
@@ -88,7 +72,7 @@ def train_command(
         raise typer.BadParameter("name at least one --asset")
     kind = asset_type or _single_type(asset)
     with _usage_errors():
-        since_at, until_at = parse_moment(since), parse_moment(until)
+        since_at, until_at = parse_datetime(since), parse_datetime(until)
         config = replace(AnomalyConfig(), window_s=parse_duration(window))
     refs = [AssetRef(site, line, name) for name in asset]
     with _stores(historian, metadata) as (store, session), _usage_errors():
@@ -130,7 +114,7 @@ def score_command(
         refs = [AssetRef(site, line, name) for name in asset]
     kind = asset_type or (_single_type(asset) if asset else None)
     with _usage_errors():
-        until_at = parse_moment(until)
+        until_at = parse_datetime(until)
         span = timedelta(seconds=parse_duration(lookback))
     with _stores(historian, metadata) as (store, session), _usage_errors():
         tenant_id = _tenant_id(session, tenant)
