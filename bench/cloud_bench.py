@@ -3,11 +3,13 @@
 1. Ingest: agents' line-protocol batches of 5,000 points posted to /api/ingest (token,
    scope, parsing, rate limit, write) against the same bodies posted straight to
    influxd's /write.
-2. Query: a 24-hour chart of 50 tags recorded every second (4.3 M points), read as a
-   chart reads it: one POST /api/tenants/{key}/query for all 50 series with the default
-   budget of 1,000 points a series, which the API downsamples to 2-minute means (720
-   points a series); median and p95 latency over repeated requests. For comparison, the
-   same chart as 50 single-series requests (/series/data, 1-minute means).
+2. Query: a 24-hour chart of 50 tags recorded every second (4.3 M points, ingested
+   through the API), read as a chart reads it: one POST /api/tenants/{key}/query for all
+   50 series with the default budget of 1,000 points a series, which the API downsamples
+   to 2-minute means (720 points a series); median and p95 latency over repeated
+   requests, first from the raw points, then from the minute rollups once the day's hours
+   are rolled (historian.influxdb_rollups). For comparison, the same chart as 50
+   single-series requests (/series/data, 1-minute means).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import httpx
 
 from cloud.timeparams import format_instant
 from historian import Point, SeriesKey
+from historian.influxdb_v1 import InfluxV1Historian
 from historian.line_protocol import encode_points
 from tests.fixtures_influxd import run_influxd
 from tests.platform_process import ADMIN, start_replica, stop_replica
@@ -90,31 +93,47 @@ def main() -> None:
                 )
 
                 print(
-                    "  writing 24 h of 50 tags at 1 s (4.3 M points) for the query test …",
+                    "  ingesting 24 h of 50 tags at 1 s (4.3 M points) through the API …",
                     flush=True,
                 )
                 day_start = T0 + 10**12 * 1_000
+                end = day_start + 86_400 * 1_000_000_000
                 with httpx.Client(timeout=120) as client:
                     for hour in range(24):
                         for body in _bodies(
                             "site-1", 50, 3600, day_start + hour * 3600 * 1_000_000_000
                         ):
-                            client.post(
-                                f"{influx.url}/write",
-                                params={"db": "mz_bench_co", "precision": "ns"},
-                                content=body,
-                            ).raise_for_status()
-                    start = day_start
-                    end = day_start + 86_400 * 1_000_000_000
-                    chart = _chart_figures(client, url, bearer, start, end)
+                            _ingest(client, url, body, headers)
+                    raw_chart = _chart_figures(client, url, bearer, day_start, end)
+                    # The platform rolls settled hours every minute; here the day is
+                    # rolled at once (its writes were acknowledged, so no in-flight wait).
+                    store = InfluxV1Historian(influx.url, "mz_bench_co")
+                    began = time.perf_counter()
+                    store.mark_written(day_start, end)
+                    hours = store.roll_up_pending()
+                    rolled_s = time.perf_counter() - began
+                    store.close()
+                    chart = _chart_figures(client, url, bearer, day_start, end)
                     # The same with the window given: no over-budget check before it.
-                    given = _chart_figures(client, url, bearer, start, end, window="2m")
-                    per_tag = _per_tag_total(client, url, bearer, start, end)
+                    given = _chart_figures(client, url, bearer, day_start, end, window="2m")
+                    per_tag = _per_tag_total(client, url, bearer, day_start, end)
                 print(
                     f"  24 h chart, 50 tags at 1 s, one multi-series request downsampled to"
-                    f" {chart['window']} means ({chart['points']} points a series):"
-                    f" median {chart['median_ms']:.0f} ms, p95 {chart['p95_ms']:.0f} ms"
-                    f" over {CHART_REQUESTS} requests"
+                    f" {chart['window']} means ({chart['points']} points a series),"
+                    f" {CHART_REQUESTS} requests:"
+                )
+                print(
+                    f"    from the raw points (hours not yet rolled):"
+                    f" median {raw_chart['median_ms']:.0f} ms, p95 {raw_chart['p95_ms']:.0f} ms"
+                )
+                print(
+                    f"    from the minute rollups: median {chart['median_ms']:.0f} ms,"
+                    f" p95 {chart['p95_ms']:.0f} ms (aim: p95 under 200 ms);"
+                    f" {raw_chart['p95_ms'] / chart['p95_ms']:.1f}x faster"
+                )
+                print(
+                    f"    rolling the day's {hours} hours took {rolled_s:.1f} s"
+                    f" ({rolled_s / max(hours, 1):.2f} s an hour of 50 tags)"
                 )
                 print(
                     f"  the same with window=2m given (no over-budget check first):"
@@ -126,6 +145,16 @@ def main() -> None:
                 )
             finally:
                 stop_replica(process)
+
+
+def _ingest(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> None:
+    """One batch through the API, waiting out the plan's rate limit (200,000 points/s)."""
+    while True:
+        response = client.post(f"{url}/api/ingest", content=body, headers=headers)
+        if response.status_code != 429:
+            response.raise_for_status()
+            return
+        time.sleep(float(response.headers.get("Retry-After", "1")))
 
 
 def _chart_figures(

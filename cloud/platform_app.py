@@ -43,6 +43,7 @@ from cloud import (
 from cloud.app import mount_static
 from cloud.platform_settings import PlatformSettings
 from cloud.rate_limits import TenantRateLimiter
+from cloud.rollup_maintainer import RollupMaintainer
 from cloud.series_quota import SeriesRegistry
 from cloud.tenant_storage import TenantStorage
 from tenants.db import make_engine, session_factory, upgrade
@@ -60,11 +61,14 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
         _bootstrap_admin(session, settings)
         session.commit()
     storage = TenantStorage(settings.storage)
+    rollups = RollupMaintainer(sessions, storage, settings.rollup_interval_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         jobs_api.start_jobs(app)  # the embedded worker, when there is no broker server
+        rollups.start()
         yield
+        rollups.stop()
         jobs_api.stop_jobs(app)
         app.state.series_registry.close()
         storage.close()
@@ -78,6 +82,7 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
     app.state.settings = settings
     app.state.sessions = sessions
     app.state.storage = storage
+    app.state.rollups = rollups
     app.state.rate_limiter = TenantRateLimiter(settings.rate_limits)
     # Known series per tenant, for the plan's series quota: in Redis with the rate limits.
     app.state.series_registry = SeriesRegistry(settings.rate_limits)

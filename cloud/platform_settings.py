@@ -27,6 +27,8 @@ class PlatformSettings:
     result_backend: str | None = None  # None: the broker's Redis (or memory)
     jobs_key_prefix: str = "mingzhou:"  # of every Redis key the jobs use
     job_modules: tuple[str, ...] = ()  # job kinds beyond the built-in ones
+    # How often each replica rolls its tenants' InfluxDB minute/hour rollups; 0: never.
+    rollup_interval_s: float = 60.0
 
     @classmethod
     def from_environment(cls, **overrides: object) -> PlatformSettings:
@@ -45,6 +47,8 @@ class PlatformSettings:
                 m.strip() for m in env.get("MINGZHOU_JOB_MODULES", "").split(",") if m.strip()
             ),
         }
+        if "MINGZHOU_ROLLUP_INTERVAL_S" in env:
+            values["rollup_interval_s"] = float(env["MINGZHOU_ROLLUP_INTERVAL_S"])
         if "MINGZHOU_SECRET" in env:
             values["secret"] = env["MINGZHOU_SECRET"]
         values.update({k: v for k, v in overrides.items() if v is not None})

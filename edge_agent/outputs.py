@@ -20,6 +20,7 @@ from edge_agent.config import (
     OutputConfig,
     SqliteOutputConfig,
 )
+from historian.influxdb_rollups import hours_of_body, mark_lines
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,11 @@ class InfluxV1Output:
         self._client = httpx.AsyncClient(base_url=config.url, timeout=config.timeout, auth=auth)
 
     async def write(self, body: str, points: int) -> None:
-        payload = gzip.compress(body.encode("utf-8"), compresslevel=1)
+        raw = body.encode("utf-8").rstrip(b"\n")
+        # The hours these points fall in are marked changed, so the cloud's rollups of
+        # them are read raw until rolled again (historian.influxdb_rollups).
+        raw += mark_lines(hours_of_body(raw))
+        payload = gzip.compress(raw, compresslevel=1)
         try:
             await self._post(payload)
         except _DatabaseMissing:

@@ -14,6 +14,7 @@ from contextlib import suppress
 from typing import Any
 
 from historian.base import aggregate_result, as_kind
+from historian.influxdb_rollups import Segment, rollup_statement, rollup_value
 from historian.influxql_multi_series import (
     TAG_KEYS,
     beyond_statement,
@@ -48,6 +49,8 @@ KEYS_PER_CONDITION = 100
 # Runs a multi-statement query and returns each statement's result; raises
 # MissingDatabase when the database does not exist yet.
 Query = Callable[[str], list[dict[str, Any]]]
+# Cuts a windowed read's range into raw and rollup segments (influxdb_rollups.plan).
+Planner = Callable[[int, int, int], list[Segment]]
 
 
 class MissingDatabase(HistorianError):
@@ -75,6 +78,7 @@ def read_many(
     aggregate: Aggregate,
     limit: int | None,
     fallback_aggregate: Aggregate | None,
+    planner: Planner | None = None,
 ) -> list[SeriesRows]:
     aggregate = Aggregate(aggregate)
     fallback = None if fallback_aggregate is None else Aggregate(fallback_aggregate)
@@ -91,34 +95,55 @@ def read_many(
                 wanted.append((kind, aggregate))
             elif fallback is not None:
                 wanted.append((kind, fallback))
+    segments = [Segment(start_ns, end_ns, None)]
+    if window_ns and limit is None and planner is not None and wanted:
+        with suppress(MissingDatabase):
+            segments = planner(start_ns, end_ns, window_ns)
+    # (kind, aggregate, segment) of each data statement of a group, in order.
+    layout = [
+        (kind, used, segment)
+        for kind, used in wanted
+        for segment in (segments if used is not None else [None])
+    ]
     statements = []
     for n in range(0, len(unique), KEYS_PER_CONDITION):
         condition = keys_condition(unique[n : n + KEYS_PER_CONDITION])
         statements.extend(latest_statement(kind, condition) for kind in ValueKind)
-        for kind, used in wanted:
-            if used is None:
+        for kind, used, segment in layout:
+            if used is None or segment is None:
                 statements.append(raw_statement(kind, condition, start_ns, end_ns, limit))
-            else:
+            elif segment.level is None:
                 statements.append(
                     windowed_statement(
-                        kind, used, condition, start_ns, end_ns, window_ns or 0, limit
+                        kind,
+                        used,
+                        condition,
+                        segment.start_ns,
+                        segment.end_ns,
+                        window_ns or 0,
+                        limit,
                     )
                 )
+            else:
+                statements.append(rollup_statement(kind, used, condition, segment, window_ns or 0))
     results: list[dict[str, Any]] = []
     # A database never written to holds no series: every key reads as absent.
     with suppress(MissingDatabase):
         results = query("; ".join(statements)) if statements else []
     latest_found: list[tuple[SeriesKey, ValueKind, int]] = []
     data: dict[tuple[ValueKind, SeriesKey], list[list[Any]]] = {}
-    per_group = len(ValueKind) + len(wanted)
+    per_group = len(ValueKind) + len(layout)
     for n in range(0, len(results), per_group):
         latest_results = results[n : n + len(ValueKind)]
         data_results = results[n + len(ValueKind) : n + per_group]
         for kind, result in zip(ValueKind, latest_results, strict=True):
             latest_found.extend((key, kind, rows[0][0]) for key, rows in _series_of(result))
-        for (kind, _), result in zip(wanted, data_results, strict=True):
+        for (kind, used, segment), result in zip(layout, data_results, strict=True):
             for key, rows in _series_of(result):
-                data[(kind, key)] = rows
+                if segment is not None and segment.level is not None and used is not None:
+                    rows = [[row[0], rollup_value(used, row)] for row in rows]
+                # Segments come in time order, so a series' rows stay ascending.
+                data.setdefault((kind, key), []).extend(rows)
     kinds = most_recent_kinds(latest_found)
     answer = []
     for key in unique:

@@ -7,13 +7,14 @@ this one read path works with every InfluxDB a factory runs.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Sequence
 from itertools import islice
 from typing import Any
 
 import httpx
 
-from historian import influxdb_multi_series, influxql
+from historian import influxdb_multi_series, influxdb_rollups, influxql
 from historian.base import (
     HistorianBase,
     aggregate_result,
@@ -64,6 +65,7 @@ class InfluxV1Historian(HistorianBase):
         password: str | None = None,
         timeout: float = 10.0,
         create_database: bool = True,
+        rollups: bool = True,
     ) -> None:
         if not database:
             raise ValueError("InfluxDB historian needs a database name")
@@ -76,6 +78,9 @@ class InfluxV1Historian(HistorianBase):
         # Created on the first write, not here: a reader (the cloud) must start and answer
         # 503 while InfluxDB is away, and has no reason to create anything.
         self._create_database = create_database
+        # Minute/hour rollups (historian.influxdb_rollups): writes always mark the hours
+        # they touch; reads use rolled hours only when this is on.
+        self.rollups = rollups
 
     def ensure_database(self) -> None:
         create_database_v1(self._client, self.database)
@@ -129,11 +134,14 @@ class InfluxV1Historian(HistorianBase):
         written = 0
         iterator = iter(points)
         while batch := list(islice(iterator, WRITE_BATCH_LINES)):
+            marks = influxdb_rollups.mark_lines(
+                influxdb_rollups.hours_of_timestamps(p.timestamp_ns for p in batch)
+            )
             self._request(
                 "POST",
                 "/write",
                 params={"db": self.database, "precision": "ns"},
-                content=encode_points(batch).encode(),
+                content=encode_points(batch).encode() + marks,
             )
             written += len(batch)
         return written
@@ -153,8 +161,39 @@ class InfluxV1Historian(HistorianBase):
             return 0
         if self._create_database:
             self.ensure_database()
-        self._writer.write(raw)
+        self._writer.write(
+            raw.rstrip(b"\n") + influxdb_rollups.mark_lines(influxdb_rollups.hours_of_body(raw))
+        )
         return point_count
+
+    # --- rollups -----------------------------------------------------------------------
+
+    def roll_up_pending(self, now_ns: int | None = None, max_hours: int | None = None) -> int:
+        """Roll the hours written since their last roll that have settled; returns how
+        many were rolled. Safe to run from several processes at once (idempotent)."""
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        try:
+            hours = influxdb_rollups.pending_hours(self._query_many, now_ns)
+        except influxdb_multi_series.MissingDatabase:
+            return 0
+        for hour in hours[:max_hours]:
+            influxdb_rollups.roll_hour(self._query_many, self._writer.write, hour)
+        return len(hours[:max_hours])
+
+    def mark_written(self, start_ns: int, end_ns: int) -> None:
+        """Mark the hours of [start_ns, end_ns) as changed, for points written past this
+        historian (a backfill straight into InfluxDB): their rollups are read raw until
+        rolled again."""
+        first = start_ns - start_ns % influxdb_rollups.HOUR_NS
+        hours = range(first, end_ns, influxdb_rollups.HOUR_NS)
+        if hours:
+            self._writer.write(influxdb_rollups.mark_lines(hours, 0).lstrip(b"\n"))
+
+    def _plan(self, start_ns: int, end_ns: int, window_ns: int) -> list[influxdb_rollups.Segment]:
+        if not influxdb_rollups.plannable(window_ns):
+            return [influxdb_rollups.Segment(start_ns, end_ns, None)]
+        clean = influxdb_rollups.clean_hours(self._query_many, start_ns, end_ns)
+        return influxdb_rollups.plan(start_ns, end_ns, window_ns, clean)
 
     # --- reads -------------------------------------------------------------------------
 
@@ -204,6 +243,10 @@ class InfluxV1Historian(HistorianBase):
             query = influxql.select_raw(key, kind, start_ns, end_ns, limit)
             return [(ts, as_kind(kind, value)) for ts, value in self._rows(query)]
         check_aggregate(key, kind, aggregate)
+        if self.rollups and limit is None and influxdb_rollups.plannable(window_ns):
+            # The multi-series path reads rolled hours from the rollups.
+            (entry,) = self.read_many([key], start_ns, end_ns, window_ns, aggregate)
+            return entry.rows
         query = influxql.select_windowed(key, kind, start_ns, end_ns, window_ns, aggregate, limit)
         return [
             (ts, aggregate_result(kind, aggregate, value))
@@ -236,6 +279,7 @@ class InfluxV1Historian(HistorianBase):
             aggregate,
             limit,
             fallback_aggregate,
+            self._plan if self.rollups else None,
         )
 
     def exceeding(

@@ -17,7 +17,7 @@ from historian.influxql import _int, quote_ident, tag_equals, time_condition
 from historian.model import MEASUREMENT, Aggregate, SeriesKey, ValueKind
 
 TAG_KEYS = ("site", "line", "asset", "tag")
-_GROUP_BY_TAGS = ",".join(quote_ident(name) for name in TAG_KEYS)
+GROUP_BY_TAGS = ",".join(quote_ident(name) for name in TAG_KEYS)
 _FROM = quote_ident(MEASUREMENT)
 
 
@@ -52,7 +52,7 @@ def latest_statement(kind: ValueKind, condition: str) -> str:
     """Each matching series' latest value of one kind, with its tags."""
     return (
         f"SELECT last({quote_ident(kind.value)}) FROM {_FROM}"
-        f" WHERE {condition} GROUP BY {_GROUP_BY_TAGS}"
+        f" WHERE {condition} GROUP BY {GROUP_BY_TAGS}"
     )
 
 
@@ -64,7 +64,7 @@ def raw_statement(
     return (
         f"SELECT {quote_ident(kind.value)} FROM {_FROM}"
         f" WHERE {condition} AND {time_condition(start_ns, end_ns)}"
-        f" GROUP BY {_GROUP_BY_TAGS} ORDER BY time ASC{limit_clause}"
+        f" GROUP BY {GROUP_BY_TAGS} ORDER BY time ASC{limit_clause}"
     )
 
 
@@ -82,7 +82,7 @@ def windowed_statement(
     return (
         f"SELECT {Aggregate(aggregate).value}({quote_ident(kind.value)}) FROM {_FROM}"
         f" WHERE {condition} AND {time_condition(start_ns, end_ns)}"
-        f" GROUP BY time({_int(window_ns)}ns),{_GROUP_BY_TAGS} fill(none){limit_clause}"
+        f" GROUP BY time({_int(window_ns)}ns),{GROUP_BY_TAGS} fill(none){limit_clause}"
     )
 
 
@@ -93,5 +93,5 @@ def beyond_statement(
     return (
         f"SELECT {quote_ident(kind.value)} FROM {_FROM}"
         f" WHERE {condition} AND {time_condition(start_ns, end_ns)}"
-        f" GROUP BY {_GROUP_BY_TAGS} ORDER BY time ASC LIMIT 1 OFFSET {_int(count)}"
+        f" GROUP BY {GROUP_BY_TAGS} ORDER BY time ASC LIMIT 1 OFFSET {_int(count)}"
     )
