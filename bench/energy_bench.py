@@ -17,6 +17,7 @@ from analytics.energy.schedule_greedy import greedy_schedule
 from analytics.energy.schedule_milp import milp_schedule
 from analytics.energy.shiftable_loads import Batch, ShiftProblem, schedule_cost, violations
 from analytics.energy.tariff import default_tariff
+from bench import energy_job_bench
 from bench.timing import best_of
 
 STEEL = (
@@ -87,6 +88,7 @@ def main() -> None:
     bench_baseline_fit()
     bench_scheduler()
     bench_steel_baseline()
+    energy_job_bench.main()
 
 
 if __name__ == "__main__":

@@ -64,4 +64,5 @@ def me(caller: Principal = Depends(require_person)) -> dict:  # noqa: B008 (Fast
         "role": caller.role.value if caller.role else None,
         "tenant_id": caller.tenant_id,
         "industry_cloud_id": caller.industry_cloud_id,
+        "service_team_id": caller.service_team_id,
     }

@@ -10,6 +10,8 @@ member the scope refuses would not be listed.
 
 Only the operator of that cloud and platform admins open it; everyone else gets 404 (as
 for a cloud that does not exist), and a browser without a session is sent to ``/login``.
+Its ``data`` twin (``/industry/{cloud_key}/data``) answers the figures and panels as JSON;
+the page fetches it every ``REFRESH_S`` and redraws in place (``cloud.live_refresh``).
 
 A benchmark is computed at most once per ``CACHE_S`` per cloud and language-free (labels
 are applied when rendering); closed hours come from the shared ``ClosedPeriodCache``, so
@@ -18,7 +20,6 @@ even a recompute reads only the running hour of each site.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from sqlalchemy import select
 
 from analytics.production import ProductionKpis
 from cloud.i18n import LANG_COOKIE, Translator, normalize_lang, request_lang
+from cloud.live_refresh import config_json, data_response, live_config, refresh_ms, render_panels
 from cloud.plant_figures import figures_payload, finish
 from cloud.plant_model_view import load_sites, site_calendar, site_spec
 from cloud.plant_pages import kpi_cache
@@ -49,6 +51,8 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 WINDOW_NS = 7 * 24 * 3600 * 1_000_000_000
 CACHE_S = 60.0
+# The page polls as often as the benchmark can change (``?refresh=N`` seconds overrides).
+REFRESH_S = int(CACHE_S)
 MIN_MEMBERS = 3
 ZONE = "Asia/Shanghai"  # the platform's calendars' zone (plant_model_view)
 # (key, label key, unit, higher is better, as percent)
@@ -248,13 +252,14 @@ def kpi_figure(benchmark: Benchmark, kpi: tuple, t: Translator, wall: bool) -> g
     return finish(figure, wall, height=340, lang=t.lang)
 
 
-@router.get("/industry/{cloud_key}", response_class=HTMLResponse)
-def industry_page(request: Request, cloud_key: str, session: DbSession, caller: Caller) -> Response:
-    started = time.perf_counter()
-    cloud = operator_cloud(cloud_key, session, caller)
+def _view(
+    request: Request, cloud: IndustryCloud, session: DbSession, caller: Principal
+) -> tuple[dict[str, Any], dict[str, go.Figure]]:
+    """The page's context and figures: the same for the page and its data twin."""
     benchmark = cached_benchmark(request, session, cloud, caller)
     t = Translator(request_lang(request))
     wall = request.query_params.get("wall") in ("1", "true", "yes")
+    refresh = refresh_ms(request, REFRESH_S)
     figures = {
         f"fig-{kpi[0]}": kpi_figure(benchmark, kpi, t, wall)
         for kpi in KPIS
@@ -310,12 +315,32 @@ def industry_page(request: Request, cloud_key: str, session: DbSession, caller: 
             "ind_period", time=f"{computed:%Y-%m-%d %H:%M} ({ZONE})", count=benchmark.counts["oee"]
         ),
         "figure_ids": list(figures),
-        "figures_json": figures_payload(figures),
-        "config_json": json.dumps({"live": False, "refreshMs": 0, "labels": {}, "wall": wall}),
+        "config": live_config(t, refresh, wall=wall),
     }
+    return context, figures
+
+
+@router.get("/industry/{cloud_key}", response_class=HTMLResponse)
+def industry_page(request: Request, cloud_key: str, session: DbSession, caller: Caller) -> Response:
+    started = time.perf_counter()
+    cloud = operator_cloud(cloud_key, session, caller)
+    context, figures = _view(request, cloud, session, caller)
+    context["figures_json"] = figures_payload(figures)
+    context["config_json"] = config_json(context["config"])
     timing = {"Server-Timing": f"app;dur={(time.perf_counter() - started) * 1000:.1f}"}
     response = templates.TemplateResponse(request, "industry.html", context, headers=timing)
     chosen = normalize_lang(request.query_params.get("lang"))
     if chosen:
         response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax")
     return response
+
+
+@router.get("/industry/{cloud_key}/data")
+def industry_data(request: Request, cloud_key: str, session: DbSession, caller: Caller) -> Response:
+    """The page's figures and panels as JSON, for its live refresh (static/plant.js)."""
+    started = time.perf_counter()
+    cloud = operator_cloud(cloud_key, session, caller)
+    context, figures = _view(request, cloud, session, caller)
+    panels = render_panels(templates, "industry_panels.html", context)
+    timing = {"Server-Timing": f"app;dur={(time.perf_counter() - started) * 1000:.1f}"}
+    return data_response(figures, panels, timing)

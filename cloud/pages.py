@@ -80,6 +80,8 @@ def home(request: Request, session: DbSession) -> Response:
     caller = principal(request, session)
     if caller.role is Role.BUREAU_ANALYST:
         return RedirectResponse("/bureau", status_code=303)  # sees no enterprise, only the region
+    if caller.is_service_team:
+        return RedirectResponse("/service", status_code=303)  # its fleet, across tenants
     ids = TenantScope(session, caller).raw_tenant_ids()
     tenants = session.scalars(select(Tenant).where(Tenant.id.in_(ids)).order_by(Tenant.name)).all()
     if len(tenants) == 1:

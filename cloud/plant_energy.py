@@ -256,9 +256,11 @@ def energy_report(
     cache: ClosedPeriodCache | None = None,
     namespace: str = "",
     now_ns: int | None = None,
+    with_anomalies: bool = True,
 ) -> EnergyReport:
     """The site's energy over [start_ns, end_ns); ``keep`` (UTC ns spans) restricts the
-    KPIs, profile and bill to those spans (one shift's hours)."""
+    KPIs, profile and bill to those spans (one shift's hours). ``with_anomalies=False``
+    skips idle waste and the baseline (the page shows the energy job's stored ones)."""
     tariff = tariff or default_tariff()
     frame, source, meter_name = site_frame(historian, site, start_ns, end_ns, timezone)
     if keep is not None and not frame.empty:
@@ -279,6 +281,8 @@ def energy_report(
                 report.peak_kw = float(report.demand.max())
             report.load_factor = load_factor(whole, INTERVAL) if report.peak_kw else None
             report.profile = load_profile(whole)
+    if not with_anomalies:
+        return report
     anomalies = idle_waste_episodes(
         historian, site, start_ns, end_ns, timezone, tariff, cache, namespace, now_ns
     )

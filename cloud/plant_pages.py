@@ -21,7 +21,6 @@ sent to sign in.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,13 +37,16 @@ from sqlalchemy import select
 from cloud.closed_period_cache import ClosedPeriodCache
 from cloud.day_cached_historian import DayCachedHistorian
 from cloud.i18n import LANG_COOKIE, Translator, normalize_lang, request_lang
+from cloud.live_refresh import config_json, data_response, live_config, render_panels
+from cloud.plant_energy_results import energy_page_view, may_start_energy_job
 from cloud.plant_figures import figures_payload
 from cloud.plant_model_view import load_sites, site_calendar
 from cloud.plant_time_range import PRESETS, RangeError, resolve_range
-from cloud.plant_views import Formats, PlantPage, asset_view, energy_view, line_view, overview
-from cloud.principals import DbSession, tenant_historian
+from cloud.plant_views import Formats, PlantPage, asset_view, line_view, overview
+from cloud.principals import Caller, DbSession, tenant_historian
 from historian import Historian, HistorianError
 from tenants.models import Tenant
+from tenants.scope import Principal
 
 
 def _storable_key(key: str) -> None:
@@ -179,12 +181,9 @@ def _base_context(request: Request, page: PlantPage, kind: str, title: str) -> d
         ),
         "bucket_label": t("by_" + chosen.bucket),
         "live": chosen.end_ns == page.now_ns,
-        "config": {
-            "refreshMs": REFRESH_MS[kind],
-            "live": chosen.end_ns == page.now_ns,
-            "labels": {"live": t("live"), "offline": t("offline"), "updated": t("updated")},
-            "wall": page.wall,
-        },
+        "config": live_config(
+            t, REFRESH_MS[kind], live=chosen.end_ns == page.now_ns, wall=page.wall
+        ),
     }
 
 
@@ -211,21 +210,10 @@ def _respond(
     context = {**base, **context, "figure_ids": set(figures)}
     timing = {"Server-Timing": f"app;dur={(time.perf_counter() - started) * 1000:.1f}"}
     if as_data:
-        panels_template = templates.get_template(f"plant_{page_kind}_panels.html")
-        module = panels_template.make_module(context)
-        panels = {name: str(getattr(module, name)()) for name in module.PANELS.split()}
-        body = (
-            '{"figures":'
-            + figures_payload(figures)
-            + ',"panels":'
-            + json.dumps(panels)
-            + ',"range":'
-            + json.dumps(base["range_label"])
-            + "}"
-        )
-        return Response(body, media_type="application/json", headers=timing)
+        panels = render_panels(templates, f"plant_{page_kind}_panels.html", context)
+        return data_response(figures, panels, timing, range=base["range_label"])
     context["figures_json"] = figures_payload(figures)
-    context["config_json"] = json.dumps(context["config"]).replace("</", "<\\/")
+    context["config_json"] = config_json(context["config"])
     response = templates.TemplateResponse(
         request, f"plant_{page_kind}.html", context, headers=timing
     )
@@ -334,15 +322,30 @@ def asset_data(
     return _respond(request, "asset", _asset(line, asset), access, session, site, as_data=True)
 
 
-def _energy(page: PlantPage) -> tuple[str, View]:
-    return page.t("energy"), energy_view
+def _energy(
+    request: Request, access: TenantAccess, session: DbSession, caller: Principal
+) -> Callable[[PlantPage], tuple[str, View]]:
+    """The energy page with the energy job's stored result (``plant_energy_results``);
+    its recompute button is there for whoever may start the job."""
+    may_start = may_start_energy_job(caller, access.tenant, request.app.state.jobs.catalog)
+
+    def build(page: PlantPage) -> tuple[str, View]:
+        return page.t("energy"), lambda p: energy_page_view(p, session, access.tenant.id, may_start)
+
+    return build
 
 
 @router.get(PREFIX + "/{site}/energy/", response_class=HTMLResponse)
-def energy_page(request: Request, site: str, access: Access, session: DbSession) -> Response:
-    return _respond(request, "energy", _energy, access, session, site, as_data=False)
+def energy_page(
+    request: Request, site: str, access: Access, session: DbSession, caller: Caller
+) -> Response:
+    build = _energy(request, access, session, caller)
+    return _respond(request, "energy", build, access, session, site, as_data=False)
 
 
 @router.get(PREFIX + "/{site}/energy/data")
-def energy_data(request: Request, site: str, access: Access, session: DbSession) -> Response:
-    return _respond(request, "energy", _energy, access, session, site, as_data=True)
+def energy_data(
+    request: Request, site: str, access: Access, session: DbSession, caller: Caller
+) -> Response:
+    build = _energy(request, access, session, caller)
+    return _respond(request, "energy", build, access, session, site, as_data=True)

@@ -473,7 +473,9 @@ def _interval_starts_ns(frame: pd.DataFrame, zone: str) -> np.ndarray:
     return np.asarray(index.as_unit("ns").asi8, dtype="int64")
 
 
-def energy_view(page: PlantPage) -> tuple[dict[str, Any], dict[str, go.Figure]]:
+def energy_view(
+    page: PlantPage, with_anomalies: bool = True
+) -> tuple[dict[str, Any], dict[str, go.Figure]]:
     t, fmt = page.t, page.fmt()
     zone = page.calendar.timezone
     tariff = default_tariff()
@@ -492,6 +494,7 @@ def energy_view(page: PlantPage) -> tuple[dict[str, Any], dict[str, go.Figure]]:
         cache=page.cache,
         namespace=page.namespace,
         now_ns=page.now_ns,
+        with_anomalies=with_anomalies,
     )
     context: dict[str, Any] = {
         "report": report,

@@ -27,6 +27,8 @@ from cloud import (
     bureau_api,
     dashboard,
     deps,
+    fleet_api,
+    fleet_page,
     industry_page,
     ingest_api,
     jobs_api,
@@ -37,6 +39,7 @@ from cloud import (
     query_api,
     series_api,
     service_page,
+    service_teams_api,
     tenant_settings_api,
     validation_errors,
 )
@@ -109,6 +112,9 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
     app.include_router(plant_pages.router)  # /t/{key}/plant/: OEE, lines, machines, energy
     app.include_router(service_page.router)  # /t/{key}/service: predictions, alerts, orders
     app.include_router(industry_page.router)  # /industry/{cloud}: member benchmarking
+    app.include_router(service_teams_api.router)  # service teams, tenants' grants to them
+    app.include_router(fleet_api.router)  # /api/service/fleet: a service team's tenants
+    app.include_router(fleet_page.router)  # /service: the service team's fleet page
     app.include_router(bureau_api.router)  # /api/bureau/*, /bureau: aggregates only
     mount_static(app)
 

@@ -57,7 +57,13 @@ def principal(request: Request, session: DbSession) -> Principal:
         user = session.get(User, claims.user_id)
         if user is None or not user.active:
             raise HTTPException(401, "this account is disabled or gone: sign in again")
-        return Principal(user.email, Role(user.role), user.tenant_id, user.industry_cloud_id)
+        return Principal(
+            user.email,
+            Role(user.role),
+            user.tenant_id,
+            user.industry_cloud_id,
+            service_team_id=user.service_team_id,
+        )
     if scheme == "token":
         try:
             agent = authenticate_agent(session, value)

@@ -4,14 +4,18 @@ open_predictions``), each with its evidence (the signals that drifted most, and 
 when), the alerts still open and the work orders with their states.
 
 Who may open it is TenantScope's ``can_read_raw``, as for the maintenance API
-(``cloud.maintenance_api``): the tenant's own people, platform admins and an
-industry-cloud operator the tenant granted. Anyone else gets 404 (the same answer as for a
-tenant that does not exist); without a session a browser is sent to ``/login``.
+(``cloud.maintenance_api``): the tenant's own people, platform admins, an industry-cloud
+operator the tenant granted and the engineers of a service team it grants. Anyone else
+gets 404 (the same answer as for a tenant that does not exist); without a session a
+browser is sent to ``/login``.
+
+Its ``data`` twin (``/t/{key}/service/data``) answers the figure and the panels as JSON;
+the page fetches it every ``REFRESH_S`` (``?refresh=N`` seconds) and redraws in place
+(``cloud.live_refresh``).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,11 +29,13 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from cloud.i18n import LANG_COOKIE, Translator, normalize_lang, request_lang
+from cloud.live_refresh import config_json, data_response, live_config, refresh_ms, render_panels
 from cloud.plant_figures import figures_payload, finish
 from cloud.plant_model_view import load_sites, site_calendar
 from cloud.principals import Caller, DbSession
 from maintenance.alert_models import Alert, AlertStatus
 from maintenance.alerts import alerts
+from maintenance.fleet import risk_band
 from maintenance.prediction_models import Prediction
 from maintenance.scoring import open_predictions
 from maintenance.work_orders import work_orders
@@ -41,6 +47,8 @@ templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 EVIDENCE_SIGNALS = 3  # the strongest few: a table cell, not a report
 WORK_ORDER_ROWS = 50
 DEFAULT_ZONE = "Asia/Shanghai"
+# Scoring runs every few minutes and people move work orders: 15 s is live enough.
+REFRESH_S = 15
 
 
 def readable_tenant(key: str, session: DbSession, caller: Caller) -> Tenant:
@@ -62,7 +70,9 @@ def _zone(session: DbSession, tenant: Tenant) -> ZoneInfo:
     return ZoneInfo(DEFAULT_ZONE)
 
 
-class _Times:
+class Times:
+    """Times as read on the shop floor, in one zone, and hours since a moment."""
+
     def __init__(self, zone: ZoneInfo, now: datetime) -> None:
         self.zone, self.now = zone, now
 
@@ -84,7 +94,7 @@ class _Times:
         return max((self.now - when).total_seconds() / 3600, 0.0)
 
 
-def _rul(p: Prediction | Alert, t: Translator) -> str:
+def rul_text(p: Prediction | Alert, t: Translator) -> str:
     if p.rul_hours is None:
         return "–"
     text = t("svc_hours", hours=f"{p.rul_hours:.0f}")
@@ -95,7 +105,7 @@ def _rul(p: Prediction | Alert, t: Translator) -> str:
     return text
 
 
-def _evidence(p: Prediction, t: Translator, times: _Times) -> list[dict[str, str]]:
+def evidence_rows(p: Prediction, t: Translator, times: Times) -> list[dict[str, str]]:
     # The stored evidence is already ordered by share of the anomaly; keep the strongest.
     ranked = sorted(p.evidence or [], key=lambda e: -float(e.get("share") or 0.0))
     rows = []
@@ -152,16 +162,22 @@ def risk_figure(predictions: list[Prediction], t: Translator, wall: bool) -> go.
         hovermode="closest",
         showlegend=False,
     )
+    if not shown:  # drawn all the same, so that a live page has it when one comes
+        figure.add_annotation(
+            text=t("svc_no_predictions"), showarrow=False, xref="paper", yref="paper", x=0.5,
+            y=0.5,
+        )  # fmt: skip
     return finish(figure, wall, height=max(220, 60 + 34 * len(shown)), lang=t.lang)
 
 
-@router.get("/t/{key}/service", response_class=HTMLResponse)
-def service_page(request: Request, key: str, session: DbSession, caller: Caller) -> Response:
-    started = time.perf_counter()
-    tenant = readable_tenant(key, session, caller)
+def _view(
+    request: Request, tenant: Tenant, session: DbSession
+) -> tuple[dict[str, Any], dict[str, go.Figure]]:
+    """The page's context and figures: the same for the page and its data twin."""
     t = Translator(request_lang(request))
     wall = request.query_params.get("wall") in ("1", "true", "yes")
-    times = _Times(_zone(session, tenant), datetime.now(UTC))
+    refresh = refresh_ms(request, REFRESH_S)
+    times = Times(_zone(session, tenant), datetime.now(UTC))
     predictions = open_predictions(session, tenant.id)
     open_alerts = [a for a in alerts(session, tenant.id) if a.status != AlertStatus.CLOSED.value]
     orders = work_orders(session, tenant.id)[:WORK_ORDER_ROWS]
@@ -173,9 +189,9 @@ def service_page(request: Request, key: str, session: DbSession, caller: Caller)
             "asset_type": p.asset_type,
             "failure": p.failure_kind,
             "risk": f"{100 * p.risk:.0f}%",
-            "risk_class": "bad" if p.risk >= 0.7 else "warn" if p.risk >= 0.4 else "ok",
-            "rul": _rul(p, t),
-            "evidence": _evidence(p, t, times),
+            "risk_class": risk_band(p.risk),
+            "rul": rul_text(p, t),
+            "evidence": evidence_rows(p, t, times),
             "made": times.at(p.made_at),
         }
         for i, p in enumerate(predictions, start=1)
@@ -186,7 +202,7 @@ def service_page(request: Request, key: str, session: DbSession, caller: Caller)
             "machine": _machine(a),
             "failure": a.failure_kind,
             "risk": f"{100 * a.risk:.0f}% (max {100 * a.peak_risk:.0f}%)",
-            "rul": _rul(a, t),
+            "rul": rul_text(a, t),
             "state": t("state_" + a.status),
             "raised": times.at(a.raised_at),
             "acknowledged": (
@@ -209,7 +225,7 @@ def service_page(request: Request, key: str, session: DbSession, caller: Caller)
         }
         for w in orders
     ]
-    figures = {"fig-risk": risk_figure(predictions, t, wall)} if predictions else {}
+    figures = {"fig-risk": risk_figure(predictions, t, wall)}
     other_lang = "en" if t.lang == "zh" else "zh"
     context: dict[str, Any] = {
         "t": t,
@@ -223,14 +239,33 @@ def service_page(request: Request, key: str, session: DbSession, caller: Caller)
         "alerts": alert_rows,
         "orders": order_rows,
         "figure_ids": set(figures),
-        "figures_json": figures_payload(figures),
-        # plant.js draws the figures; this page does not poll (config.live is false).
-        "config_json": json.dumps({"live": False, "refreshMs": 0, "labels": {}, "wall": wall}),
+        "config": live_config(t, refresh, wall=wall),
         "timezone": str(times.zone),
     }
+    return context, figures
+
+
+@router.get("/t/{key}/service", response_class=HTMLResponse)
+def service_page(request: Request, key: str, session: DbSession, caller: Caller) -> Response:
+    started = time.perf_counter()
+    tenant = readable_tenant(key, session, caller)
+    context, figures = _view(request, tenant, session)
+    context["figures_json"] = figures_payload(figures)
+    context["config_json"] = config_json(context["config"])
     timing = {"Server-Timing": f"app;dur={(time.perf_counter() - started) * 1000:.1f}"}
     response = templates.TemplateResponse(request, "service.html", context, headers=timing)
     chosen = normalize_lang(request.query_params.get("lang"))
     if chosen:
         response.set_cookie(LANG_COOKIE, chosen, max_age=365 * 86400, samesite="lax")
     return response
+
+
+@router.get("/t/{key}/service/data")
+def service_data(request: Request, key: str, session: DbSession, caller: Caller) -> Response:
+    """The page's figures and panels as JSON, for its live refresh (static/plant.js)."""
+    started = time.perf_counter()
+    tenant = readable_tenant(key, session, caller)
+    context, figures = _view(request, tenant, session)
+    panels = render_panels(templates, "service_panels.html", context)
+    timing = {"Server-Timing": f"app;dur={(time.perf_counter() - started) * 1000:.1f}"}
+    return data_response(figures, panels, timing)

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 BUILTIN_JOB_MODULES: tuple[str, ...] = (
     "jobs.series_summary",
     "analytics.bureau.report_job",
+    "analytics.energy.jobs",
     "maintenance.jobs",
 )
 

@@ -203,17 +203,17 @@ def _supersede(session: Session, prediction: Prediction, now: datetime) -> None:
         old.superseded_at = now
 
 
+def prediction_rank(p: Prediction) -> tuple[float, float, str]:
+    """The order the service team works in: highest risk first, then shortest remaining
+    life (none known: last among equal risks), then by asset."""
+    return (-p.risk, p.rul_hours if p.rul_hours is not None else float("inf"), p.asset)
+
+
 def open_predictions(session: Session, tenant_id: int) -> list[Prediction]:
     """The current prediction of each asset, highest risk first, then shortest life."""
-    rows = list(
-        session.scalars(
-            select(Prediction).where(
-                Prediction.tenant_id == tenant_id, Prediction.superseded_at.is_(None)
-            )
+    rows = session.scalars(
+        select(Prediction).where(
+            Prediction.tenant_id == tenant_id, Prediction.superseded_at.is_(None)
         )
     )
-    inf = float("inf")
-    return sorted(
-        rows,
-        key=lambda p: (-p.risk, p.rul_hours if p.rul_hours is not None else inf, p.asset),
-    )
+    return sorted(rows, key=prediction_rank)

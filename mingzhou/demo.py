@@ -139,6 +139,7 @@ def run_demo(cloud_port: int = 8000, data_dir: str = ".demo", plc_base_port: int
             f"  cloud and live dashboards          {cloud_url}/  (sign in)",
             f"  OEE, lines, machines, energy       {cloud_url}/t/<tenant>/plant/",
             f"  service team: predictions, orders  {cloud_url}/t/<tenant>/service",
+            f"  service team's fleet, all tenants  {cloud_url}/service",
             f"  industry-cloud member benchmarking {cloud_url}/industry/<cloud>",
             f"  API docs                           {cloud_url}/docs",
             f"  jobs (run in this process)         {cloud_url}/api/tenants/<tenant>/jobs",

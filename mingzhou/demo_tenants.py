@@ -24,9 +24,15 @@ from tenants.asset_onboarding import (
     update_asset,
 )
 from tenants.asset_templates import AssetTemplate, shipped_templates
-from tenants.models import AgentToken, IndustryCloud, Tenant, User
-from tenants.onboarding import create_industry_cloud, create_tenant, create_user
+from tenants.models import AgentToken, IndustryCloud, ServiceTeam, Tenant, User
+from tenants.onboarding import (
+    create_industry_cloud,
+    create_service_team,
+    create_tenant,
+    create_user,
+)
 from tenants.roles import Role
+from tenants.service_teams import grant
 
 DEMO_PASSWORD = "mingzhou-demo"
 ADMIN_EMAIL = "admin@mingzhou.demo"
@@ -39,6 +45,11 @@ INDUSTRY_CLOUDS = {
     "petrochem": ("petrochem-cloud", "Petrochemical industry cloud 石化云", "Zhenhai"),
 }
 TENANT_ROLES = (Role.TENANT_ADMIN, Role.PLANT_MANAGER, Role.SERVICE_ENGINEER)
+# An outside service team, granted by two of the three factories: its fleet page shows
+# those two and never the third.
+SERVICE_TEAM = ("mingzhou-service", "Mingzhou Equipment Service 明州设备服务")
+SERVICE_TEAM_EMAIL = "engineer@mingzhou-service.demo"
+SERVICE_TEAM_INDUSTRIES = ("mold", "petrochem")
 
 
 @dataclass(frozen=True)
@@ -88,7 +99,24 @@ def seed(
             onboard_plant_assets(session, tenant, PLANTS[industry], host, port, district)
         result.append(DemoTenant(industry, site, name, issued.token))
     _user(session, "bureau@mingzhou.demo", Role.BUREAU_ANALYST)
+    _service_team(session, result)
     return result
+
+
+def _service_team(session: Session, tenants: list[DemoTenant]) -> None:
+    key, name = SERVICE_TEAM
+    team = session.scalar(select(ServiceTeam).where(ServiceTeam.key == key))
+    if team is None:
+        team = create_service_team(session, key, name, ACTOR)
+    if session.scalar(select(User).where(User.email == SERVICE_TEAM_EMAIL)) is None:
+        create_user(
+            session, SERVICE_TEAM_EMAIL, DEMO_PASSWORD, Role.SERVICE_ENGINEER, ACTOR,
+            service_team=team,
+        )  # fmt: skip
+    for demo in tenants:
+        if demo.industry in SERVICE_TEAM_INDUSTRIES:
+            tenant = session.scalar(select(Tenant).where(Tenant.key == demo.key))
+            grant(session, tenant, key, ACTOR)  # granting again changes nothing
 
 
 def plant_onboardings(
@@ -200,6 +228,7 @@ def sign_in_table(tenants: list[DemoTenant]) -> list[str]:
     rows += [
         f"  {'tenant admin, service eng.':<26} tenant-admin@… and service-engineer@… of each",
         f"  {'industry-cloud operator':<26} operator@mold-cloud.demo (and the other clouds)",
+        f"  {'service team (fleet)':<26} {SERVICE_TEAM_EMAIL}",
         f"  {'bureau analyst':<26} bureau@mingzhou.demo",
         f"  every password: {DEMO_PASSWORD}",
     ]

@@ -65,8 +65,36 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(40))
     tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id"))
     industry_cloud_id: Mapped[int | None] = mapped_column(ForeignKey("industry_clouds.id"))
+    # A service engineer of an outside service team (no tenant): sees the tenants that
+    # granted the team (ServiceTeamGrant).
+    service_team_id: Mapped[int | None] = mapped_column(ForeignKey("service_teams.id"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServiceTeam(Base):
+    """An equipment maker's or maintenance contractor's team serving many tenants."""
+
+    __tablename__ = "service_teams"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServiceTeamGrant(Base):
+    """A tenant lets a service team work its maintenance like its own service engineers.
+    Revoking deletes the row (the audit log keeps the history)."""
+
+    __tablename__ = "service_team_grants"
+    __table_args__ = (UniqueConstraint("tenant_id", "service_team_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    service_team_id: Mapped[int] = mapped_column(
+        ForeignKey("service_teams.id", ondelete="CASCADE"), index=True
+    )
+    granted_by: Mapped[str] = mapped_column(String(254))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class AgentToken(Base):

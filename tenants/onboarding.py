@@ -7,7 +7,7 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tenants.models import AuditEvent, IndustryCloud, Plan, Tenant, User
+from tenants.models import AuditEvent, IndustryCloud, Plan, ServiceTeam, Tenant, User
 from tenants.passwords import hash_password
 from tenants.roles import Role
 
@@ -47,6 +47,18 @@ def create_industry_cloud(session: Session, key: str, name: str, actor: str) -> 
     session.flush()
     session.add(AuditEvent(actor=actor, action="industry_cloud.create", detail={"key": key}))
     return cloud
+
+
+def create_service_team(session: Session, key: str, name: str, actor: str) -> ServiceTeam:
+    """An outside service team (equipment maker, contractor); tenants grant it access."""
+    _check_key(key)
+    if session.scalar(select(ServiceTeam.id).where(ServiceTeam.key == key)) is not None:
+        raise OnboardingError(f"a service team {key!r} exists already")
+    team = ServiceTeam(key=key, name=name)
+    session.add(team)
+    session.flush()
+    session.add(AuditEvent(actor=actor, action="service_team.create", detail={"key": key}))
+    return team
 
 
 def create_tenant(
@@ -89,9 +101,16 @@ def create_user(
     actor: str,
     tenant: Tenant | None = None,
     industry_cloud: IndustryCloud | None = None,
+    service_team: ServiceTeam | None = None,
 ) -> User:
-    if role.belongs_to_tenant != (tenant is not None):
+    """A person of ``role``: tenant roles inside ``tenant``; a service engineer inside a
+    tenant or, for an outside team serving many tenants, inside ``service_team``."""
+    if service_team is not None and (role is not Role.SERVICE_ENGINEER or tenant is not None):
+        raise OnboardingError("only a service engineer belongs to a service team, and to no tenant")
+    if role.belongs_to_tenant != (tenant is not None or service_team is not None):
         where = "inside a tenant" if role.belongs_to_tenant else "outside any tenant"
+        if role is Role.SERVICE_ENGINEER:
+            where += " or a service team"
         raise OnboardingError(f"a {role.value} works {where}")
     if (role is Role.INDUSTRY_OPERATOR) != (industry_cloud is not None):
         raise OnboardingError("an industry operator, and only one, belongs to an industry cloud")
@@ -108,16 +127,15 @@ def create_user(
         role=role.value,
         tenant_id=tenant.id if tenant else None,
         industry_cloud_id=industry_cloud.id if industry_cloud else None,
+        service_team_id=service_team.id if service_team else None,
     )
     session.add(user)
     session.flush()
+    detail = {"email": user.email, "role": role.value}
+    if service_team is not None:
+        detail["service_team"] = service_team.key
     session.add(
-        AuditEvent(
-            actor=actor,
-            tenant_id=user.tenant_id,
-            action="user.create",
-            detail={"email": user.email, "role": role.value},
-        )
+        AuditEvent(actor=actor, tenant_id=user.tenant_id, action="user.create", detail=detail)
     )
     return user
 

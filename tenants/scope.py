@@ -5,6 +5,11 @@ Raw data (series, dashboards of one enterprise) and aggregates (KPIs pooled over
 several enterprises) are separate permissions: the economic bureau sees aggregates only,
 an industry cloud's operator sees its members' aggregates and a member's own dashboards
 only when that member grants it.
+
+An outside service team (an equipment maker or maintenance contractor serving many
+tenants) sees and works a tenant exactly as that tenant's own service engineers do, but
+only while the tenant grants the team (a ``ServiceTeamGrant`` row); a revoked grant takes
+effect on the next request, since every request asks here.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tenants.models import Tenant
+from tenants.models import ServiceTeamGrant, Tenant
 from tenants.roles import Role
 
 
@@ -32,10 +37,16 @@ class Principal:
     industry_cloud_id: int | None = None
     agent_site: str | None = None
     agent_token_id: int | None = None  # which token, for the agent registry
+    service_team_id: int | None = None  # a service engineer of an outside team
 
     @property
     def is_agent(self) -> bool:
         return self.role is None
+
+    @property
+    def is_service_team(self) -> bool:
+        """A service engineer of an outside team, not of one tenant."""
+        return self.role is Role.SERVICE_ENGINEER and self.service_team_id is not None
 
 
 class TenantScope:
@@ -61,6 +72,8 @@ class TenantScope:
                 tenant.industry_cloud_id == p.industry_cloud_id
                 and tenant.grants_operator_dashboards
             )
+        if p.is_service_team:
+            return self._granted_to_team(tenant_id)
         return p.tenant_id == tenant_id
 
     def can_read_aggregates(self, tenant_id: int) -> bool:
@@ -89,9 +102,35 @@ class TenantScope:
         )
 
     def can_service(self, tenant_id: int) -> bool:
-        """Work a tenant's maintenance alerts and work orders: its service engineers."""
+        """Work a tenant's maintenance alerts and work orders: its service engineers, and
+        the engineers of a service team it grants."""
         p = self.principal
+        if p.is_service_team:
+            return self._granted_to_team(tenant_id)
         return p.role is Role.SERVICE_ENGINEER and p.tenant_id == tenant_id
+
+    def _granted_to_team(self, tenant_id: int) -> bool:
+        grant = self.session.scalar(
+            select(ServiceTeamGrant.id).where(
+                ServiceTeamGrant.tenant_id == tenant_id,
+                ServiceTeamGrant.service_team_id == self.principal.service_team_id,
+            )
+        )
+        return grant is not None
+
+    def service_team_tenant_ids(self) -> list[int]:
+        """The tenants that grant the caller's service team, for its fleet view; none for
+        anyone else (the fleet is a team's view, not a listing of everything one may
+        read)."""
+        if not self.principal.is_service_team:
+            return []
+        return list(
+            self.session.scalars(
+                select(ServiceTeamGrant.tenant_id)
+                .where(ServiceTeamGrant.service_team_id == self.principal.service_team_id)
+                .order_by(ServiceTeamGrant.tenant_id)
+            )
+        )
 
     def raw_tenant_ids(self) -> list[int]:
         """Every tenant whose raw data this caller may read, for listings."""

@@ -119,6 +119,14 @@ def test_demo_serves_all_three_factories_with_changing_values(demo: RunningDemo)
     banner = demo.log.read_text()
     assert f"{demo.url}/" in banner and "Press Ctrl-C to stop." in banner
     assert "admin@mingzhou.demo" in banner and "plant-manager@ningbo-mold.demo" in banner
+    # The demo's service team signs in and sees the fleet of the two factories granting it.
+    team = {"email": "engineer@mingzhou-service.demo", "password": ADMIN["password"]}
+    assert team["email"] in banner
+    token = httpx.post(f"{demo.url}/api/auth/login", json=team, timeout=10).json()["token"]
+    fleet = httpx.get(
+        f"{demo.url}/api/service/fleet", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    ).json()
+    assert sorted(t["key"] for t in fleet["tenants"]) == ["ningbo-mold", "zhenhai-petrochem"]
 
 
 @pytest.mark.browser

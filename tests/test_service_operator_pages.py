@@ -1,13 +1,16 @@
-"""The service team's page (/t/{key}/service) and the industry-cloud operator's page
-(/industry/{cloud}): who may open them, what they show (predictions ranked by risk then
-remaining life with their evidence, alerts and work orders; each member's 7-day KPIs
-against the vertical's percentiles, checked against the production KPIs computed
-directly), and both drawn in headless Chromium against a running platform, screenshots in
-the artifacts folder."""
+"""The service team's page (/t/{key}/service), an outside service team's fleet page
+(/service, /api/service/fleet) and the industry-cloud operator's page (/industry/{cloud}):
+who may open them (a service team sees exactly the tenants that grant it, a revoked grant
+at once hides the tenant), what they show (predictions ranked by risk then remaining life
+with their evidence, alerts and work orders, across tenants for the fleet; each member's
+7-day KPIs against the vertical's percentiles, checked against the production KPIs
+computed directly), their data twins, and all three drawn and refreshed live in headless
+Chromium against a running platform, screenshots in the artifacts folder."""
 
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 import uuid
@@ -29,10 +32,11 @@ from cloud.platform_app import create_platform_app
 from cloud.platform_settings import PlatformSettings
 from cloud.production_kpi_cache import SiteKpis
 from maintenance.alerts import on_prediction
+from maintenance.prediction_models import Prediction
 from maintenance.work_order_models import WorkOrderStatus
 from maintenance.work_orders import open_from_alert, transition
 from protocols.simulators.plants import MOLD
-from tenants.models import Tenant
+from tenants.models import AuditEvent, Tenant
 from tenants.onboarding import create_industry_cloud, create_user
 from tenants.roles import Role
 from tests import maintenance_records as records
@@ -43,6 +47,8 @@ ADMIN = ("admin@platform.cn", "admin-password")
 PASSWORD = "password-1"
 HOUR_NS = 3600 * 1_000_000_000
 MOLD_MEMBERS = ("tenant-a", "tenant-c", "tenant-d")  # tenant-a grants its operator
+# Outside service teams and the tenants that grant them; tenant-d grants none.
+TEAM_GRANTS = {"pumpcare": ("tenant-a", "tenant-b"), "othercare": ("tenant-c",)}
 FIGURES_DRAWN = """(minimum) => {
     const figures = [...document.querySelectorAll('.figure')];
     const drawn = figures.filter(gd => gd.classList.contains('js-plotly-plot') && gd.data &&
@@ -121,6 +127,27 @@ def _maintenance(app: FastAPI) -> None:
         session.commit()
 
 
+def _service_teams(client: TestClient, tokens: dict[str, str]) -> None:
+    """Teams made by the platform admin, each with one engineer; grants given by the
+    tenant's admin (tenant-c has none in this world: the platform admin grants)."""
+    admin = {"Authorization": f"Bearer {tokens['admin']}"}
+    for team, tenants in TEAM_GRANTS.items():
+        body = {"key": team, "name": f"{team.capitalize()} Service"}
+        assert client.post("/api/service-teams", json=body, headers=admin).status_code == 201
+        user = {"email": f"engineer@{team}.cn", "password": PASSWORD}
+        made = client.post(f"/api/service-teams/{team}/users", json=user, headers=admin)
+        assert made.status_code == 201, made.text
+        assert made.json()["role"] == "service_engineer" and made.json()["service_team"] == team
+        tokens[f"team:{team}"] = _login(client, user["email"])
+        for tenant in tenants:
+            who = tokens.get(f"tenant_admin:{tenant}", tokens["admin"])
+            granted = client.put(
+                f"/api/tenants/{tenant}/service-teams/{team}",
+                headers={"Authorization": f"Bearer {who}"},
+            )
+            assert granted.status_code == 201, granted.text
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """Clouds mold (tenants a, c, d with 3 hours of the simulated mold plant each) and
@@ -165,6 +192,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             headers=admin,
         )
         tokens["agent:tenant-a"] = issued.json()["token"]
+        _service_teams(client, tokens)
         granted = client.patch(
             "/api/tenants/tenant-a/settings",
             json={"grants_operator_dashboards": True},
@@ -194,6 +222,7 @@ SERVICE_READERS = [
     "plant_manager:tenant-a",
     "service_engineer:tenant-a",
     "operator@mold.cn",  # tenant a granted its industry cloud's operator
+    "team:pumpcare",  # and granted this service team
 ]
 SERVICE_REFUSED = [
     "service_engineer:tenant-b",
@@ -202,6 +231,7 @@ SERVICE_REFUSED = [
     "operator@appl.cn",
     "bureau@gov.cn",
     "agent:tenant-a",
+    "team:othercare",  # a service team tenant a did not grant
 ]
 INDUSTRY = "/industry/mold"
 INDUSTRY_READERS = ["admin", "operator@mold.cn"]
@@ -212,6 +242,7 @@ INDUSTRY_REFUSED = [
     "plant_manager:tenant-a",
     "service_engineer:tenant-a",
     "agent:tenant-a",
+    "team:pumpcare",
 ]
 
 
@@ -327,6 +358,264 @@ def test_industry_page_benchmarks_members_against_the_verticals_percentiles(
     assert "成员对标" in zh
 
 
+# --- the service team's fleet ---------------------------------------------------------
+
+FLEET = "/service"
+FLEET_PATHS = (FLEET, FLEET + "/data", "/api/service/fleet")
+FLEET_REFUSED = [
+    "admin",
+    "tenant_admin:tenant-a",
+    "plant_manager:tenant-a",
+    "service_engineer:tenant-a",  # a tenant's own service engineer has no fleet
+    "operator@mold.cn",
+    "bureau@gov.cn",
+    "agent:tenant-a",
+]
+
+
+def _fleet(world: World, who: str) -> dict:
+    answer = world.client.get("/api/service/fleet", headers=world.auth(who))
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_a_service_team_sees_exactly_the_tenants_that_grant_it(world: World) -> None:
+    c = world.client
+    assert [t["key"] for t in _fleet(world, "team:pumpcare")["tenants"]] == ["tenant-a", "tenant-b"]
+    other = _fleet(world, "team:othercare")
+    assert other["team"] == {"key": "othercare", "name": "Othercare Service"}
+    assert [t["key"] for t in other["tenants"]] == ["tenant-c"] and other["predictions"] == []
+    page = c.get(FLEET, headers=world.auth("team:pumpcare"))
+    assert page.status_code == 200 and "Pumpcare Service" in page.text
+    assert "TENANT-A Works" in page.text and "TENANT-B Works" in page.text
+    assert "TENANT-C" not in page.text and "TENANT-D" not in page.text
+    for who in FLEET_REFUSED:
+        for path in FLEET_PATHS:
+            assert c.get(path, headers=world.auth(who)).status_code == 403, (who, path)
+    answer = c.get(FLEET, headers={"Accept": "text/html"}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/login"
+    assert c.get("/api/service/fleet").status_code == 401
+    # A team reads and works a granting tenant as its own service engineers do; every
+    # other tenant answers as one that does not exist.
+    team = world.auth("team:pumpcare")
+    for tenant in ("tenant-a", "tenant-b"):
+        assert c.get(f"/t/{tenant}/service", headers=team).status_code == 200, tenant
+        assert c.get(f"/t/{tenant}/service/data", headers=team).status_code == 200, tenant
+    for tenant in ("tenant-c", "tenant-d", "nope"):
+        assert c.get(f"/t/{tenant}/service", headers=team).status_code == 404, tenant
+        assert (
+            c.get(f"/api/tenants/{tenant}/maintenance/predictions", headers=team).status_code == 404
+        )
+    alerts = c.get("/api/tenants/tenant-a/maintenance/alerts", headers=team).json()
+    p102 = next(a for a in alerts if a["asset"] == "P-102")
+    path = f"/api/tenants/tenant-a/maintenance/alerts/{p102['id']}/acknowledge"
+    assert c.post(path, headers=world.auth("team:othercare")).status_code == 404
+    acknowledged = c.post(path, headers=team)
+    assert acknowledged.status_code == 200, acknowledged.text
+    assert acknowledged.json()["acknowledged_by"] == "engineer@pumpcare.cn"
+    # It manages nothing: settings and grants stay the tenant admin's.
+    assert c.get("/api/tenants/tenant-a/settings", headers=team).status_code == 403
+    assert c.put("/api/tenants/tenant-a/service-teams/othercare", headers=team).status_code == 403
+    home = c.get("/", headers=team, follow_redirects=False)
+    assert home.status_code == 303 and home.headers["location"] == "/service"
+    me = c.get("/api/auth/me", headers=team).json()
+    assert me["tenant_id"] is None and me["service_team_id"] is not None
+
+
+def test_a_revoked_grant_hides_the_tenant_at_once_and_both_are_audited(world: World) -> None:
+    c = world.client
+    admin_b = {"Authorization": f"Bearer {world.tokens['tenant_admin:tenant-b']}"}
+    team = world.auth("team:pumpcare")
+    grants = c.get("/api/tenants/tenant-b/service-teams", headers=admin_b).json()
+    assert [(g["team"], g["granted_by"]) for g in grants] == [
+        ("pumpcare", "tenant_admin@tenant-b.cn")
+    ]
+    again = c.put("/api/tenants/tenant-b/service-teams/pumpcare", headers=admin_b)
+    assert again.status_code == 200  # granted already: nothing changes, nothing audited
+    grant_path = "/api/tenants/tenant-b/service-teams/pumpcare"
+    try:
+        assert c.delete(grant_path, headers=admin_b).status_code == 204
+        assert [t["key"] for t in _fleet(world, "team:pumpcare")["tenants"]] == ["tenant-a"]
+        assert "P-999" not in c.get(FLEET, headers=team).text
+        assert c.get("/t/tenant-b/service", headers=team).status_code == 404
+        assert c.get("/t/tenant-b/plant/", headers=team).status_code == 404
+        assert c.get("/api/tenants/tenant-b/maintenance/alerts", headers=team).status_code == 404
+        again = c.delete(grant_path, headers=admin_b)
+        assert again.status_code == 404 and "pumpcare" in again.json()["detail"]
+    finally:
+        assert c.put(grant_path, headers=admin_b).status_code == 201
+    assert [t["key"] for t in _fleet(world, "team:pumpcare")["tenants"]] == ["tenant-a", "tenant-b"]
+    with world.app.state.sessions() as session:
+        b = session.scalar(select(Tenant.id).where(Tenant.key == "tenant-b"))
+        events = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.tenant_id == b, AuditEvent.action.like("service_team.%"))
+            .order_by(AuditEvent.id)
+        ).all()
+    assert [(e.action, e.actor, e.detail) for e in events] == [
+        ("service_team.grant", "tenant_admin@tenant-b.cn", {"team": "pumpcare"}),
+        ("service_team.revoke", "tenant_admin@tenant-b.cn", {"team": "pumpcare"}),
+        ("service_team.grant", "tenant_admin@tenant-b.cn", {"team": "pumpcare"}),
+    ]
+    # Who may grant: the tenant's admin and platform admins; a name that is no team.
+    for who, status in (("plant_manager:tenant-b", 403), ("service_engineer:tenant-b", 403),
+                        ("tenant_admin:tenant-a", 404), ("operator@appl.cn", 404),
+                        ("team:othercare", 404)):  # fmt: skip
+        answer = c.put("/api/tenants/tenant-b/service-teams/othercare", headers=world.auth(who))
+        assert answer.status_code == status, (who, answer.text)
+    answer = c.put("/api/tenants/tenant-b/service-teams/nobody", headers=admin_b)
+    assert answer.status_code == 404 and "'nobody'" in answer.json()["detail"]
+    # Teams and their engineers are the platform admin's to make.
+    body = {"key": "rogue", "name": "Rogue"}
+    assert c.post("/api/service-teams", json=body, headers=admin_b).status_code == 403
+    admin = world.auth("admin")
+    answer = c.post("/api/service-teams", json={"key": "pumpcare", "name": "x"}, headers=admin)
+    assert answer.status_code == 400 and "exists already" in answer.json()["detail"]
+    answer = c.post("/api/service-teams", json={"key": "Bad Key", "name": "x"}, headers=admin)
+    assert answer.status_code == 400 and "'Bad Key'" in answer.json()["detail"]
+    user = {"email": "x@nowhere.cn", "password": PASSWORD}
+    assert c.post("/api/service-teams/nobody/users", json=user, headers=admin).status_code == 404
+
+
+def test_the_demo_has_a_service_team_granted_by_two_of_its_three_factories(tmp_path) -> None:
+    """``make demo``'s team (in its sign-in table) sees Ningbo and Zhenhai, not Hefei;
+    seeding again (a restart) changes nothing."""
+    from mingzhou.demo_tenants import SERVICE_TEAM_EMAIL, seed, sign_in_table
+    from protocols.simulators import PLANTS
+    from tenants.db import make_engine, session_factory, upgrade
+    from tenants.models import User
+    from tenants.onboarding import ensure_default_plans
+    from tenants.scope import Principal, TenantScope
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    sessions = session_factory(engine)
+    plants = {i: (PLANTS[i].site, PLANTS[i].display_name) for i in PLANTS}
+    for _ in range(2):
+        with sessions() as session:
+            ensure_default_plans(session)
+            tenants = seed(session, plants)
+            session.commit()
+    with sessions() as session:
+        user = session.scalar(select(User).where(User.email == SERVICE_TEAM_EMAIL))
+        caller = Principal(user.email, Role(user.role), service_team_id=user.service_team_id)
+        scope = TenantScope(session, caller)
+        keys = session.scalars(
+            select(Tenant.key).where(Tenant.id.in_(scope.service_team_tenant_ids()))
+        ).all()
+        assert sorted(keys) == ["ningbo-mold", "zhenhai-petrochem"]
+        assert scope.raw_tenant_ids() == scope.service_team_tenant_ids()
+        grants = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "service_team.grant")
+        ).all()
+        assert len(grants) == 2  # the restart granted nothing again
+    engine.dispose()
+    assert any(SERVICE_TEAM_EMAIL in row for row in sign_in_table(tenants))
+
+
+def _figures(page: str) -> dict:
+    start = page.index('<script id="mz-figures" type="application/json">')
+    text = page[page.index(">", start) + 1 : page.index("</script>", start)]
+    return json.loads(text)
+
+
+def test_fleet_ranks_predictions_across_tenants_with_evidence_and_health(world: World) -> None:
+    fleet = _fleet(world, "team:pumpcare")
+    ranked = [(p["rank"], p["tenant"], p["asset"]) for p in fleet["predictions"]]
+    # Risk first (tenant b's 99 % on top), then the shorter remaining life (P-102's 10 h
+    # before P-101's 30 h at 90 %), the unknown life last among equals.
+    assert ranked == [(1, "tenant-b", "P-999"), (2, "tenant-a", "P-102"),
+                      (3, "tenant-a", "P-101"), (4, "tenant-a", "P-103")]  # fmt: skip
+    p102 = fleet["predictions"][1]
+    assert [e["signal"] for e in p102["evidence"]] == ["vibration_rms", "bearing_temp"]
+    assert p102["rul_low_hours"] == pytest.approx(7) and p102["rul_high_hours"] == pytest.approx(13)
+    assert p102["service_page"] == "/t/tenant-a/service"
+    a, b = fleet["tenants"]
+    assert (a["worst_risk"], a["worst_asset"], a["shortest_rul_hours"]) == (0.9, "P-102", 10.0)
+    assert (a["at_risk"], a["watch"], a["healthy"], a["assets_scored"]) == (2, 1, 0, 3)
+    assert (a["open_alerts"], a["open_work_orders"]) == (2, 1)  # P-101, P-102; P-101's order
+    assert (b["worst_risk"], b["at_risk"], b["open_alerts"], b["open_work_orders"]) == (
+        0.99,
+        1,
+        0,
+        0,
+    )
+    assets = {(x["tenant"], x["asset"]): x for x in fleet["assets"]}
+    assert [k[1] for k in assets] == ["P-999", "P-102", "P-101", "P-103"]
+    assert (
+        assets["tenant-a", "P-101"]["open_alerts"],
+        assets["tenant-a", "P-101"]["open_work_orders"],
+    ) == (1, 1)
+    assert [(w["tenant"], w["asset"], w["status"]) for w in fleet["work_orders"]] == [
+        ("tenant-a", "P-101", "scheduled")
+    ]
+
+    page = world.client.get(FLEET + "?lang=en", headers=world.auth("team:pumpcare")).text
+    table = page[page.index('id="fleet-predictions"') :]
+    table = table[: table.index("</table>")]
+    rows = re.findall(
+        r'href="(/t/[^"]+/service)">([^<]+)</a></td>\s*<td class="asset-cell">[^/]+/ (P-\d+)<',
+        table,
+    )
+    assert rows == [("/t/tenant-b/service", "TENANT-B Works", "P-999"),
+                    ("/t/tenant-a/service", "TENANT-A Works", "P-102"),
+                    ("/t/tenant-a/service", "TENANT-A Works", "P-101"),
+                    ("/t/tenant-a/service", "TENANT-A Works", "P-103")]  # fmt: skip
+    second = table[table.index("P-102") : table.index("P-101")]
+    assert re.search(r"vibration_rms.*?9\.0σ · 80% · since [\d-]+ [\d:]+ \(20 h\)", second, re.S)
+    assert "10 h (7–13)" in second
+    figures = _figures(page)
+    assert set(figures) == {"fig-fleet-health", "fig-fleet-risk-life"}
+    health = {t["name"]: t for t in figures["fig-fleet-health"]["data"]}
+    assert health["At risk (≥ 70 %)"]["y"] == ["TENANT-B Works", "TENANT-A Works"]
+    assert health["At risk (≥ 70 %)"]["x"] == [1, 2] and health["Watch (40–70 %)"]["x"] == [0, 1]
+    points = {t["name"]: t for t in figures["fig-fleet-risk-life"]["data"]}
+    a_points = points["TENANT-A Works"]  # P-103 has no remaining life: not a point
+    assert sorted(
+        zip(a_points["text"], a_points["x"], a_points["error_x"]["array"], strict=True)
+    ) == [("P-101", 30.0, pytest.approx(9.0)), ("P-102", 10.0, pytest.approx(3.0))]
+    assert points["TENANT-B Works"]["text"] == ["P-999"] and points["TENANT-B Works"]["y"] == [99.0]
+    assert "1 machine(s) without a remaining-life estimate" in page
+    zh = world.client.get(FLEET + "?lang=zh", headers=world.auth("team:pumpcare")).text
+    assert "设备群健康" in zh and "已授权本团队的企业" in zh and "已排期" in zh
+
+
+def test_the_pages_data_twins_answer_figures_and_panels(world: World) -> None:
+    c = world.client
+    data = c.get(FLEET + "/data?lang=en", headers=world.auth("team:pumpcare")).json()
+    assert set(data["figures"]) == {"fig-fleet-health", "fig-fleet-risk-life"}
+    assert set(data["panels"]) == {"panel_summary", "panel_tenants", "panel_predictions",
+                                   "panel_assets", "panel_orders"}  # fmt: skip
+    assert "P-999" in data["panels"]["panel_predictions"]
+    assert (
+        'id="sum-scored"><span class="label">Machines scored</span><span class="value">4<'
+        in (data["panels"]["panel_summary"])
+    )
+    service = c.get(SERVICE + "/data", headers=world.auth("service_engineer:tenant-a")).json()
+    assert set(service["figures"]) == {"fig-risk"}
+    assert set(service["panels"]) == {"panel_predictions_title", "panel_predictions",
+                                      "panel_alerts", "panel_orders"}  # fmt: skip
+    assert "P-102" in service["panels"]["panel_predictions"] and "P-999" not in str(service)
+    assert (
+        c.get(SERVICE + "/data", headers=world.auth("service_engineer:tenant-b")).status_code == 404
+    )
+    industry = c.get(INDUSTRY + "/data", headers=world.auth("operator@mold.cn")).json()
+    assert set(industry["panels"]) == {"panel_period", "panel_bands", "panel_members"}
+    assert len(industry["figures"]) == 3
+    assert all(f'data-member="{m}"' in industry["panels"]["panel_members"] for m in MOLD_MEMBERS)
+    assert c.get(INDUSTRY + "/data", headers=world.auth("operator@appl.cn")).status_code == 404
+    # How often a page refreshes: ?refresh=N seconds, a bad N named in a 422.
+    page = c.get(FLEET + "?refresh=5", headers=world.auth("team:pumpcare")).text
+    assert '"refreshMs": 5000' in page and '"live": true' in page
+    for bad in ("1", "abc", "99999"):
+        answer = c.get(f"{FLEET}/data?refresh={bad}", headers=world.auth("team:pumpcare"))
+        assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == [
+            "query",
+            "refresh",
+        ]
+
+
 # --- headless Chromium ---------------------------------------------------------------
 
 
@@ -367,12 +656,59 @@ def test_page_draws_its_figures_in_chromium(
     with open_page(running + path) as page:
         assert page.url.endswith("/login")  # no session: sent to sign in
         _sign_in(page, running, who)
-        page.goto(running + path)
+        page.goto(running + path + "?refresh=2")
         page.wait_for_function(FIGURES_DRAWN, arg=figures, timeout=30_000)
         assert page.title().startswith("Mingzhou")
         bars = page.evaluate(
             "() => [...document.querySelectorAll('.figure')].map(gd => gd.data[0].x.length)"
         )
         assert all(n >= 3 for n in bars), bars  # three predictions / three members
+        # Live: the data twin is fetched and drawn in place, no reload.
+        page.evaluate("window.__loadedOnce = true")
+        page.wait_for_function("window.MZ_PLANT.refreshes >= 1", timeout=30_000)
+        assert page.evaluate("window.__loadedOnce") is True
+        assert page.evaluate("window.MZ_PLANT.errors") == 0
         page.screenshot(path=str(artifacts / shot), full_page=True)
         assert page.errors == [], page.errors
+
+
+SCORED_TILE = "() => document.querySelector('#sum-scored .value').textContent.trim()"
+P777_DRAWN = """() => document.getElementById('fig-fleet-risk-life').data
+    .some(trace => (trace.text || []).includes('P-777'))"""
+
+
+@pytest.mark.browser
+def test_fleet_page_draws_and_refreshes_live_in_chromium(
+    world: World, running: str, artifacts: Path
+) -> None:
+    """Signed in, the team lands on its fleet; a new prediction in one of its tenants
+    shows up in the tiles, the tables and the scatter without a reload."""
+    from tests.browser import open_page
+
+    with open_page(running + FLEET) as page:
+        assert page.url.endswith("/login")
+        _sign_in(page, running, "engineer@pumpcare.cn")
+        assert page.url.endswith(FLEET)  # the home page sends a team to its fleet
+        page.goto(running + FLEET + "?refresh=2&lang=en")
+        page.wait_for_function(FIGURES_DRAWN, arg=2, timeout=30_000)
+        assert page.evaluate(SCORED_TILE) == "4"
+        page.evaluate("window.__loadedOnce = true")
+        with world.app.state.sessions() as session:
+            b = session.scalar(select(Tenant.id).where(Tenant.key == "tenant-b"))
+            version = records.model_version(session, b)
+            added = records.prediction(session, b, version, "P-777", 0.8, 20.0,
+                                       made_at=datetime.now(UTC))  # fmt: skip
+            session.commit()
+            added_id = added.id
+        try:
+            page.wait_for_function(f"() => ({SCORED_TILE})() === '5'", timeout=30_000)
+            page.wait_for_function(P777_DRAWN, timeout=30_000)
+            assert page.evaluate("window.__loadedOnce") is True  # the same document
+            assert "P-777" in page.inner_text("#fleet-predictions")
+            assert page.evaluate("window.MZ_PLANT.errors") == 0
+            page.screenshot(path=str(artifacts / "service-fleet.png"), full_page=True)
+            assert page.errors == [], page.errors
+        finally:
+            with world.app.state.sessions() as session:
+                session.delete(session.get(Prediction, added_id))
+                session.commit()

@@ -1,6 +1,7 @@
-"""``mingzhou energy``: baseline, split, anomalies, savings and optimise. Each prints one
-JSON object (or, for ``optimise``, a readable schedule plus a JSON summary line) so
-scripts can read it.
+"""``mingzhou energy``: baseline, split, anomalies, savings and optimise on meter files,
+and ``analyse`` on a tenant's historian (``tenant_commands``). Each prints one JSON object
+(or, for ``optimise``, a readable schedule plus a JSON summary line) so scripts can read
+it.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from typing import Annotated
 
 import typer
 
+from analytics.energy.tenant_commands import analyse_command
+
 app = typer.Typer(no_args_is_help=True, help="Energy baselines, savings and load scheduling.")
+# On a tenant's historian: the energy_analysis job's work, with a progress bar.
+app.command("analyse")(analyse_command)
 
 FormatOption = Annotated[str, typer.Option("--format", help="Meter file format: steel or plain.")]
 HolidaysOption = Annotated[

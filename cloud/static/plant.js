@@ -1,7 +1,8 @@
-// Plant pages: draw the server-built Plotly figures, then, while the range ends "now",
-// fetch the page's data twin every few seconds and redraw in place: Plotly.react for
-// figures (zoom and legend clicks survive through uirevision), innerHTML for the panels
-// the server rendered. No reload, so a wall screen can run for days.
+// Plant pages (and the service, fleet and industry pages, cloud/live_refresh.py): draw the
+// server-built Plotly figures, then, while the range ends "now", fetch the page's data
+// twin every few seconds and redraw in place: Plotly.react for figures (zoom and legend
+// clicks survive through uirevision), innerHTML for the panels the server rendered. No
+// reload, so a wall screen can run for days.
 (function () {
   "use strict";
   const figures = JSON.parse(document.getElementById("mz-figures").textContent);

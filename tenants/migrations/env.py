@@ -13,6 +13,7 @@ MODEL_MODULES = (
     "analytics.bureau.report_runs",
     "analytics.bureau.reported_output",
     "analytics.bureau.stored_facts",
+    "analytics.energy.stored_results",
     "jobs.models",
     "maintenance.alert_models",
     "maintenance.prediction_models",
