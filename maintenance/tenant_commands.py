@@ -19,6 +19,7 @@ import typer
 
 from cloud.timeparams import parse_datetime
 from historian.durations import parse_duration
+from tenants.cli_stores import tenant_stores
 
 DEFAULT_METADATA = "sqlite:///.cloud/metadata.db"
 
@@ -75,7 +76,7 @@ def train_command(
         since_at, until_at = parse_datetime(since), parse_datetime(until)
         config = replace(AnomalyConfig(), window_s=parse_duration(window))
     refs = [AssetRef(site, line, name) for name in asset]
-    with _stores(historian, metadata) as (store, session), _usage_errors():
+    with tenant_stores(historian, metadata) as (store, session), _usage_errors():
         tenant_id = _tenant_id(session, tenant)
         with _progress_bar(f"training {kind}") as progress:
             version = train(
@@ -116,7 +117,7 @@ def score_command(
     with _usage_errors():
         until_at = parse_datetime(until)
         span = timedelta(seconds=parse_duration(lookback))
-    with _stores(historian, metadata) as (store, session), _usage_errors():
+    with tenant_stores(historian, metadata) as (store, session), _usage_errors():
         tenant_id = _tenant_id(session, tenant)
         with _progress_bar("scoring") as progress:
             outcome = score(
@@ -153,27 +154,6 @@ def _tenant_id(session, key: str) -> int:  # type: ignore[no-untyped-def]
     if tenant_id is None:
         raise LookupError(f"--tenant: no tenant {key!r} in the metadata store")
     return tenant_id
-
-
-@contextmanager
-def _stores(historian_url: str, metadata_url: str) -> Iterator[tuple[Any, Any]]:
-    from historian import open_historian
-    from tenants.db import make_engine, session_factory, upgrade
-
-    try:
-        store = open_historian(historian_url)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--historian") from None
-    engine = None
-    try:
-        upgrade(metadata_url)  # the maintenance tables exist before the first model
-        engine = make_engine(metadata_url)
-        with session_factory(engine)() as session:
-            yield store, session
-    finally:
-        store.close()
-        if engine is not None:
-            engine.dispose()
 
 
 @contextmanager

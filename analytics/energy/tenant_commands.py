@@ -17,6 +17,8 @@ from typing import Annotated, Any
 
 import typer
 
+from tenants.cli_stores import tenant_stores
+
 DEFAULT_METADATA = "sqlite:///.cloud/metadata.db"
 
 
@@ -68,7 +70,7 @@ def analyse_command(
     from jobs.progress_bar import progress_bar
     from tenants.models import Tenant
 
-    with _stores(historian, metadata) as (store_, session), _usage_errors():
+    with tenant_stores(historian, metadata) as (store_, session), _usage_errors():
         tenant_id = session.scalar(select(Tenant.id).where(Tenant.key == tenant))
         if tenant_id is None:
             raise typer.BadParameter(
@@ -97,27 +99,6 @@ def _options_said(exc: Any) -> str:
         option = OPTION_NAMES.get(field, f"--{field}") if field else "--start/--end"
         parts.append(f"{option}: {error['msg']}")
     return "; ".join(parts)
-
-
-@contextmanager
-def _stores(historian_url: str, metadata_url: str) -> Iterator[tuple[Any, Any]]:
-    from historian import open_historian
-    from tenants.db import make_engine, session_factory, upgrade
-
-    try:
-        store = open_historian(historian_url)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--historian") from None
-    engine = None
-    try:
-        upgrade(metadata_url)  # the results table exists before the first run
-        engine = make_engine(metadata_url)
-        with session_factory(engine)() as session:
-            yield store, session
-    finally:
-        store.close()
-        if engine is not None:
-            engine.dispose()
 
 
 @contextmanager
