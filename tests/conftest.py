@@ -8,6 +8,12 @@ from pathlib import Path
 
 import pytest
 
+# One OpenMP thread per model fit: the suite's models are small, and with servers and
+# browsers busy on the same two cores, OpenMP's spinning threads made a 3-s gradient-boosting
+# fit take 25 s (and a steel baseline test hit its 300-s timeout). Set before scikit-learn
+# loads; subprocesses inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 pytest_plugins = ["tests.fixtures_influxd", "tests.fixtures_metadata", "tests.fixtures_simulators"]
 
 

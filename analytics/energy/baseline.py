@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
+from threadpoolctl import threadpool_limits
 
 from analytics.energy.goodness import cv_rmse, goodness
 from analytics.energy.holiday_calendars import is_holiday
@@ -120,7 +121,10 @@ class LaggedBaseline:
     def fit(self, hourly: pd.Series, exogenous: pd.DataFrame | None = None) -> LaggedBaseline:
         features = lagged_features(hourly, self.lead, self.holidays, exogenous)
         known = features.notna().all(axis=1).to_numpy()
-        self.model = self._new_model().fit(features[known], hourly[known])
+        # Thousands of hours: one thread is as fast, and OpenMP's spinning threads are
+        # ten times slower when the platform's other threads hold the cores.
+        with threadpool_limits(limits=1, user_api="openmp"):
+            self.model = self._new_model().fit(features[known], hourly[known])
         return self
 
     def predict(self, history: pd.Series, index: pd.DatetimeIndex) -> pd.Series:
@@ -129,7 +133,8 @@ class LaggedBaseline:
         if self.model is None:
             raise RuntimeError("fit the baseline first")
         features = lagged_features(history, self.lead, self.holidays).loc[index]
-        predicted = self.model.predict(features)
+        with threadpool_limits(limits=1, user_api="openmp"):
+            predicted = self.model.predict(features)
         return pd.Series(predicted, index=index)
 
 
