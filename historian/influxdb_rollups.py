@@ -87,9 +87,9 @@ def hours_of_body(body: bytes) -> set[int]:
     """
     hours: set[int] = set()
     for head in set(_TIMESTAMP_HEAD.findall(body)):
-        low = int(head) * 10**12
-        low_end = low + 10**12 - 1 if low >= 0 else low - 10**12 + 1
-        for ts in (low, low_end):
+        sign = -1 if head.startswith(b"-") else 1
+        low = sign * int(head.lstrip(b"-")) * 10**12  # "-0" + 12 digits is negative too
+        for ts in (low, low + sign * (10**12 - 1)):
             hours.add(ts - ts % HOUR_NS)
     if _SHORT_TIMESTAMP.search(body):  # within 10^12 ns of the epoch: both hours there
         hours.update((-HOUR_NS, 0))

@@ -163,6 +163,10 @@ def test_a_body_marks_every_hour_its_points_fall_in() -> None:
     assert {6 * HOUR_NS, 3 * HOUR_NS} <= hours
     assert all(h % HOUR_NS == 0 for h in hours)
     assert {-HOUR_NS, 0} <= hours_of_body(encode_points([Point(KEYS[0], 5, 1.0)]).encode())
+    for ts in (-1, -(10**12) - 5, -5 * HOUR_NS - 7, 10**18 + 12345):
+        body = encode_points([Point(KEYS[0], ts, 1.0)]).encode()
+        assert ts - ts % HOUR_NS in hours_of_body(body), ts
+    assert -HOUR_NS in hours_of_body(b"telemetry,a=b float=1 -0999999999999")
 
 
 def test_plan_cuts_only_at_window_boundaries() -> None:
