@@ -8,7 +8,9 @@
    50 series with the default budget of 1,000 points a series, which the API downsamples
    to 2-minute means (720 points a series); median and p95 latency over repeated
    requests, first from the raw points, then from the minute rollups once the day's hours
-   are rolled (historian.influxdb_rollups). For comparison, the same chart as 50
+   are rolled (historian.influxdb_rollups): the first of those requests reads the minute
+   rows into the API process (historian.influxdb_minute_cache), printed apart, the rest
+   make their windows from the kept rows. For comparison, the same chart as 50
    single-series requests (/series/data, 1-minute means).
 """
 
@@ -127,9 +129,11 @@ def main() -> None:
                     f" median {raw_chart['median_ms']:.0f} ms, p95 {raw_chart['p95_ms']:.0f} ms"
                 )
                 print(
-                    f"    from the minute rollups: median {chart['median_ms']:.0f} ms,"
-                    f" p95 {chart['p95_ms']:.0f} ms (aim: p95 under 200 ms);"
-                    f" {raw_chart['p95_ms'] / chart['p95_ms']:.1f}x faster"
+                    f"    from the minute rollups: first request (the API process reads the"
+                    f" day's minute rows from InfluxDB) {chart['first_ms']:.0f} ms; then"
+                    f" median {chart['median_ms']:.0f} ms, p95 {chart['p95_ms']:.0f} ms"
+                    f" (aim: p95 under 200 ms); {raw_chart['p95_ms'] / chart['p95_ms']:.1f}x"
+                    " faster than raw"
                 )
                 print(
                     f"    rolling the day's {hours} hours took {rolled_s:.1f} s"
@@ -178,6 +182,10 @@ def _chart_figures(
         body["window"] = window
     latencies = []
     answer: dict = {}
+    # One more than counted: the first after a roll fills the API's minute-row cache.
+    began = time.perf_counter()
+    client.post(f"{url}/api/tenants/bench-co/query", json=body, headers=bearer).raise_for_status()
+    first_ms = (time.perf_counter() - began) * 1000
     for _ in range(CHART_REQUESTS):
         began = time.perf_counter()
         response = client.post(f"{url}/api/tenants/bench-co/query", json=body, headers=bearer)
@@ -190,6 +198,7 @@ def _chart_figures(
     return {
         "window": answer["window"],
         "points": points.pop(),
+        "first_ms": first_ms,
         "median_ms": statistics.median(latencies) * 1000,
         # nearest rank: the value at or below which 95 % of the requests fall
         "p95_ms": latencies[math.ceil(0.95 * len(latencies)) - 1] * 1000,

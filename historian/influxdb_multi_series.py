@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import suppress
+from operator import itemgetter
 from typing import Any
 
 from historian.base import aggregate_result, as_kind
-from historian.influxdb_rollups import Segment, rollup_statement, rollup_value
+from historian.influxdb_minute_cache import MinuteRows, window_rows
+from historian.influxdb_rollups import ROLLUP_1M, Segment, rollup_statement, rollup_value
 from historian.influxql_multi_series import (
     TAG_KEYS,
     beyond_statement,
@@ -33,6 +35,7 @@ from historian.model import (
     ValueKind,
 )
 from historian.multi_series import (
+    AggregateRefused,
     aggregate_for,
     check_count,
     check_read_many_arguments,
@@ -51,6 +54,9 @@ KEYS_PER_CONDITION = 100
 Query = Callable[[str], list[dict[str, Any]]]
 # Cuts a windowed read's range into raw and rollup segments (influxdb_rollups.plan).
 Planner = Callable[[int, int, int], list[Segment]]
+# The minute rollup rows of some series of one kind over minute-level segments, from a
+# cache kept in the process (influxdb_minute_cache); windows are then made in numpy.
+MinuteReader = Callable[[ValueKind, list[SeriesKey], list[Segment]], dict[SeriesKey, MinuteRows]]
 
 
 class MissingDatabase(HistorianError):
@@ -79,6 +85,7 @@ def read_many(
     limit: int | None,
     fallback_aggregate: Aggregate | None,
     planner: Planner | None = None,
+    minutes: MinuteReader | None = None,
 ) -> list[SeriesRows]:
     aggregate = Aggregate(aggregate)
     fallback = None if fallback_aggregate is None else Aggregate(fallback_aggregate)
@@ -99,11 +106,14 @@ def read_many(
     if window_ns and limit is None and planner is not None and wanted:
         with suppress(MissingDatabase):
             segments = planner(start_ns, end_ns, window_ns)
+    # Minute-level segments are made from cached minute rows once the kinds are known.
+    from_minutes = [s for s in segments if minutes is not None and s.level == ROLLUP_1M]
+    in_query = [s for s in segments if s not in from_minutes]
     # (kind, aggregate, segment) of each data statement of a group, in order.
     layout = [
         (kind, used, segment)
         for kind, used in wanted
-        for segment in (segments if used is not None else [None])
+        for segment in (in_query if used is not None else [None])
     ]
     statements = []
     for n in range(0, len(unique), KEYS_PER_CONDITION):
@@ -131,7 +141,7 @@ def read_many(
     with suppress(MissingDatabase):
         results = query("; ".join(statements)) if statements else []
     latest_found: list[tuple[SeriesKey, ValueKind, int]] = []
-    data: dict[tuple[ValueKind, SeriesKey], list[list[Any]]] = {}
+    data: dict[tuple[ValueKind, SeriesKey], list[tuple[int, Any]]] = {}
     per_group = len(ValueKind) + len(layout)
     for n in range(0, len(results), per_group):
         latest_results = results[n : n + len(ValueKind)]
@@ -140,11 +150,22 @@ def read_many(
             latest_found.extend((key, kind, rows[0][0]) for key, rows in _series_of(result))
         for (kind, used, segment), result in zip(layout, data_results, strict=True):
             for key, rows in _series_of(result):
-                if segment is not None and segment.level is not None and used is not None:
-                    rows = [[row[0], rollup_value(used, row)] for row in rows]
+                # Rows are typed here, where the statement's kind and aggregate are known;
+                # windows made from cached minute rows come typed already.
+                if used is None:
+                    typed = [(row[0], as_kind(kind, row[1])) for row in rows]
+                elif segment is not None and segment.level is not None:
+                    pairs = ((row[0], rollup_value(used, row)) for row in rows)
+                    typed = [
+                        (t, aggregate_result(kind, used, v)) for t, v in pairs if v is not None
+                    ]
+                else:
+                    typed = [(t, aggregate_result(kind, used, v)) for t, v in rows if v is not None]
                 # Segments come in time order, so a series' rows stay ascending.
-                data.setdefault((kind, key), []).extend(rows)
+                data.setdefault((kind, key), []).extend(typed)
     kinds = most_recent_kinds(latest_found)
+    if from_minutes and minutes is not None:
+        _add_minute_windows(data, minutes, kinds, from_minutes, window_ns or 0, aggregate, fallback)
     answer = []
     for key in unique:
         kind = kinds.get(key)
@@ -152,16 +173,38 @@ def read_many(
             answer.append(SeriesRows(key, None, aggregate if window_ns else None, []))
             continue
         rows = data.get((kind, key), [])
-        if window_ns is None:
-            values = [(ts, as_kind(kind, value)) for ts, value in rows]
-            answer.append(SeriesRows(key, kind, None, values))
-            continue
-        used = aggregate_for(key, kind, aggregate, fallback)
-        values = [
-            (ts, aggregate_result(kind, used, value)) for ts, value in rows if value is not None
-        ]
-        answer.append(SeriesRows(key, kind, used, values))
+        used = None if window_ns is None else aggregate_for(key, kind, aggregate, fallback)
+        answer.append(SeriesRows(key, kind, used, rows))
     return answer
+
+
+def _add_minute_windows(
+    data: dict[tuple[ValueKind, SeriesKey], list[tuple[int, Any]]],
+    minutes: MinuteReader,
+    kinds: dict[SeriesKey, ValueKind],
+    segments: list[Segment],
+    window_ns: int,
+    aggregate: Aggregate,
+    fallback: Aggregate | None,
+) -> None:
+    """Each series' windows of the minute-level segments, merged into ``data`` in time
+    order (the other segments' rows are already there)."""
+    by_kind: dict[ValueKind, list[tuple[SeriesKey, Aggregate]]] = {}
+    for key, kind in kinds.items():
+        try:
+            used = aggregate_for(key, kind, aggregate, fallback)
+        except AggregateRefused:
+            continue  # the answer raises it, as for the other segments
+        by_kind.setdefault(kind, []).append((key, used))
+    for kind, entries in by_kind.items():
+        rows_of = minutes(kind, [key for key, _ in entries], segments)
+        for key, used in entries:
+            rows = data.setdefault((kind, key), [])
+            merge = bool(rows)
+            for segment in segments:
+                rows.extend(window_rows(rows_of[key], used, segment, window_ns))
+            if merge:  # raw or hour-level rows came first: put all in time order
+                rows.sort(key=itemgetter(0))
 
 
 def exceeding(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,9 +49,10 @@ MAX_PLANNED_WINDOWS = 200_000
 
 _NUMERIC_PARTS = ("sum", "count", "min", "max", "last")
 _OTHER_PARTS = ("count", "last")
-# The leading digits of every line's timestamp of 13 digits or more, and any shorter one.
-_TIMESTAMP_HEAD = re.compile(rb" (-?[0-9]+)[0-9]{12}(?=\n|$)")
-_SHORT_TIMESTAMP = re.compile(rb" -?[0-9]{1,12}(?=\n|$)")
+# The leading digits (sign included) of every line's timestamp of 13 digits or more; an
+# empty head (or a lone "-") for one of 12 digits or fewer. The head is at most 7 digits
+# and must be followed by exactly 12 and the line's end, so the engine backtracks little.
+_TIMESTAMP_HEADS = re.compile(rb" (-?[0-9]{1,7}|-?)(?=[0-9]{12}(?:\n|$))| -?[0-9]{1,11}(?:\n|$)")
 
 Query = Callable[[str], list[dict[str, Any]]]
 
@@ -86,13 +87,14 @@ def hours_of_body(body: bytes) -> set[int]:
     add an hour, never hide one, and an extra mark costs one needless roll.
     """
     hours: set[int] = set()
-    for head in set(_TIMESTAMP_HEAD.findall(body)):
+    for head in set(_TIMESTAMP_HEADS.findall(body)):
+        if head in (b"", b"-"):  # within 10^12 ns of the epoch: both hours there
+            hours.update((-HOUR_NS, 0))
+            continue
         sign = -1 if head.startswith(b"-") else 1
         low = sign * int(head.lstrip(b"-")) * 10**12  # "-0" + 12 digits is negative too
         for ts in (low, low + sign * (10**12 - 1)):
             hours.add(ts - ts % HOUR_NS)
-    if _SHORT_TIMESTAMP.search(body):  # within 10^12 ns of the epoch: both hours there
-        hours.update((-HOUR_NS, 0))
     return hours
 
 
@@ -180,7 +182,7 @@ def plannable(window_ns: int) -> bool:
     return window_ns >= MINUTE_NS and window_ns % MINUTE_NS == 0
 
 
-def plan(start_ns: int, end_ns: int, window_ns: int, clean_hours: set[int]) -> list[Segment]:
+def plan(start_ns: int, end_ns: int, window_ns: int, clean_hours: Collection[int]) -> list[Segment]:
     """Cut [start, end) at window boundaries into raw and rollup runs.
 
     Windows are epoch-aligned, so every window lies wholly in one segment and each
@@ -215,10 +217,12 @@ def plan(start_ns: int, end_ns: int, window_ns: int, clean_hours: set[int]) -> l
     return pieces
 
 
-def clean_hours(query: Query, start_ns: int, end_ns: int) -> set[int]:
+def clean_hours(query: Query, start_ns: int, end_ns: int) -> dict[int, int]:
+    """Each clean hour touching [start_ns, end_ns) and its rolled_at (which names the
+    roll its rollup rows come from: a cache of them is valid while it stays the same)."""
     first_hour = start_ns - start_ns % HOUR_NS
     return {
-        hour
+        hour: rolled
         for hour, (written, rolled) in hour_states(query, first_hour, end_ns).items()
         if written and rolled >= written
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from itertools import islice
 from typing import Any
 
@@ -24,6 +25,13 @@ from historian.base import (
 )
 from historian.influxdb_databases import create_database_v1
 from historian.influxdb_line_writer import LineProtocolWriter
+from historian.influxdb_minute_cache import (
+    CachedMinutes,
+    MinuteRowCache,
+    PlannedRead,
+    proven_exceeding,
+    shared_cache,
+)
 from historian.influxql import quote_ident
 from historian.line_protocol import encode_points, validate_line_protocol
 from historian.model import (
@@ -37,6 +45,7 @@ from historian.model import (
     SeriesRows,
     ValueKind,
 )
+from historian.multi_series import check_count, distinct_keys
 from protocols.sample import Value
 
 # InfluxDB's own advice for write batches; larger bodies gain little and time out sooner.
@@ -66,6 +75,7 @@ class InfluxV1Historian(HistorianBase):
         timeout: float = 10.0,
         create_database: bool = True,
         rollups: bool = True,
+        minute_cache: MinuteRowCache | None = None,
     ) -> None:
         if not database:
             raise ValueError("InfluxDB historian needs a database name")
@@ -81,6 +91,14 @@ class InfluxV1Historian(HistorianBase):
         # Minute/hour rollups (historian.influxdb_rollups): writes always mark the hours
         # they touch; reads use rolled hours only when this is on.
         self.rollups = rollups
+        # Closed hours' minute rows kept in this process (historian.influxdb_minute_cache):
+        # the one shared by every historian of the process unless one is given.
+        cache = minute_cache if minute_cache is not None else shared_cache()
+        self._minutes = (
+            CachedMinutes(cache, self._query_many, self.url, database)
+            if rollups and cache is not None
+            else None
+        )
 
     def ensure_database(self) -> None:
         create_database_v1(self._client, self.database)
@@ -270,6 +288,7 @@ class InfluxV1Historian(HistorianBase):
         limit: int | None = None,
         fallback_aggregate: Aggregate | None = None,
     ) -> list[SeriesRows]:
+        planned = PlannedRead(self._query_many, self._minutes) if self.rollups else None
         return influxdb_multi_series.read_many(
             self._query_many,
             keys,
@@ -279,13 +298,29 @@ class InfluxV1Historian(HistorianBase):
             aggregate,
             limit,
             fallback_aggregate,
-            self._plan if self.rollups else None,
+            planned.plan if planned else None,
+            planned.minutes if planned and self._minutes else None,
         )
 
     def exceeding(
         self, keys: Sequence[SeriesKey], start_ns: int, end_ns: int, count: int
     ) -> list[SeriesKey]:
-        return influxdb_multi_series.exceeding(self._query_many, keys, start_ns, end_ns, count)
+        check_count(count)
+        unique = distinct_keys(keys)
+        proven: set[SeriesKey] = set()
+        if self._minutes is not None and end_ns - start_ns >= influxdb_rollups.HOUR_NS and unique:
+            # A dense day is over a chart's budget by its cached hours alone: no raw count.
+            with suppress(influxdb_multi_series.MissingDatabase):
+                proven = proven_exceeding(
+                    self._query_many, self._minutes, unique, start_ns, end_ns, count
+                )
+        rest = [key for key in unique if key not in proven]
+        over = set(
+            influxdb_multi_series.exceeding(self._query_many, rest, start_ns, end_ns, count)
+            if rest
+            else ()
+        )
+        return [key for key in unique if key in proven or key in over]
 
     def latest(
         self, site: str, line: str | None = None, asset: str | None = None

@@ -167,6 +167,16 @@ def test_a_body_marks_every_hour_its_points_fall_in() -> None:
         body = encode_points([Point(KEYS[0], ts, 1.0)]).encode()
         assert ts - ts % HOUR_NS in hours_of_body(body), ts
     assert -HOUR_NS in hours_of_body(b"telemetry,a=b float=1 -0999999999999")
+    # Every magnitude of timestamp, both signs: each point's hour is marked.
+    rng = random.Random(7)
+    stamps = [
+        sign * rng.randrange(10 ** (digits - 1), 10**digits)
+        for digits in range(1, 19)
+        for sign in (1, -1)
+        for _ in range(20)
+    ] + [2**63 - 2, -(2**63) + 2]
+    body = encode_points([Point(KEYS[0], ts, 1.0) for ts in stamps]).encode()
+    assert {ts - ts % HOUR_NS for ts in stamps} <= hours_of_body(body)
 
 
 def test_plan_cuts_only_at_window_boundaries() -> None:
