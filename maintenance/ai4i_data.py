@@ -1,7 +1,8 @@
 """The AI4I 2020 milling data set: reading, a stratified split, and physics-informed inputs.
 
 The failure-mode flags (TWF, HDF, PWF, OSF, RNF) describe the failure after the fact and
-the identifiers (UDI, Product ID) carry no physics; neither may reach a model.
+the identifiers (UDI, Product ID) carry no physics; neither may be a model input. The flags
+may be training targets (which mode failed), as a maintenance record's cause would be.
 """
 
 from __future__ import annotations
@@ -28,12 +29,20 @@ TYPES = ("L", "M", "H")
 SPLIT_DESCRIPTION = "stratified {train}/{test} seed {seed}"
 
 
-def read_ai4i(path: Path) -> pd.DataFrame:
-    """The CSV as published; refuses a file without the measurements or the label."""
+def read_ai4i(path: Path, failure_modes: bool = True) -> pd.DataFrame:
+    """The CSV as published; refuses a file without the measurements or the label.
+
+    ``failure_modes=False`` drops the failure-mode flags unread (a test file's), so that
+    neither a check nor a model ever looks at them."""
     frame = pd.read_csv(path)
+    if not failure_modes:
+        frame = without_failure_modes(frame)
     missing = [c for c in (*MEASUREMENTS, "Type", LABEL) if c not in frame.columns]
     if missing:
         raise ValueError(f"{path} lacks the columns {missing}")
+    for column in (LABEL, *(mode for mode in FAILURE_MODES if mode in frame.columns)):
+        if not frame[column].isin((0, 1)).all():
+            raise ValueError(f"{path}: column {column!r} must hold only 0 and 1")
     return frame
 
 
@@ -66,6 +75,18 @@ def physics_features(frame: pd.DataFrame) -> pd.DataFrame:
         features[f"type_{kind}"] = (frame["Type"] == kind).astype(float)
     refuse_forbidden_inputs(features.columns)
     return features
+
+
+def failure_mode_flags(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """The failure-mode flags the file has (any of TWF, HDF, PWF, OSF, RNF), for use as
+    training targets only; None when it has none."""
+    present = [mode for mode in FAILURE_MODES if mode in frame.columns]
+    return frame[present] if present else None
+
+
+def without_failure_modes(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without any failure-mode flag column."""
+    return frame.drop(columns=[mode for mode in FAILURE_MODES if mode in frame.columns])
 
 
 def refuse_forbidden_inputs(columns: Iterable[str]) -> None:

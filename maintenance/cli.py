@@ -112,7 +112,9 @@ def evaluate_ai4i_command(
         extra["split"] = describe_split(0.25, 0)
     elif input is None and train is not None and test is not None:
         with _readable("the AI4I files"):
-            train_frame, test_frame = read_ai4i(_existing(train)), read_ai4i(_existing(test))
+            train_frame = read_ai4i(_existing(train))
+            # The test file's failure-mode flags are dropped unread.
+            test_frame = read_ai4i(_existing(test), failure_modes=False)
     else:
         raise typer.BadParameter("give --train and --test, or --input alone")
     grid = FULL_GRID if full else (DEFAULT_PARAMS,)
