@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from protocols.modbus_tag import BIT_TABLES
-from protocols.registers import INTEGER_TYPES, NUMERIC_TYPES
+from protocols.registers import NUMERIC_TYPES, scaler
 from protocols.sample import Quality, Sample
 
 _GOOD = Quality.GOOD
@@ -32,18 +32,6 @@ Unpack = Callable[[bytes, int], tuple[Any, ...]]
 Post = Callable[[Any], Any] | None
 # slot index, tag name, post-processing (None: the raw value)
 _Target = tuple[int, str, Post]
-
-
-def _post(data_type: str, scale: float, offset: float) -> Callable[[Any], Any] | None:
-    """What :class:`RegisterCodec` does to the raw number, as one callable (or None)."""
-    if data_type in INTEGER_TYPES:
-        if scale == 1 and offset == 0:
-            return None  # counters stay exact ints
-        # round(): 484 * 0.1 is 48.400000000000006; keep the codec's clean decimals.
-        return lambda raw: float(round(raw * scale + offset, 10))
-    if scale == 1 and offset == 0:
-        return None  # struct already gives a float
-    return lambda raw: float(raw * scale + offset)
 
 
 class _Group:
@@ -67,6 +55,38 @@ class _Group:
             fmt += code
             position = offset + size
         return struct.Struct(fmt).unpack_from, self.mirrored, [f[3] for f in fields]
+
+
+def _straight_line_fill(
+    groups: list[tuple[Unpack, bool, list[_Target]]],
+) -> Callable[[bytes, bytes, int, list[Sample | None]], None]:
+    """One function that unpacks every group and stores every tag's Sample, written out
+    statement by statement (as ``namedtuple`` and ``dataclasses`` write their methods).
+
+    The loop it replaces spent as long on iterating, unpacking targets and testing for a
+    post-processing step as on the values themselves. Only integers (positions, indices)
+    are written into the source; names and callables are looked up in its namespace.
+    """
+    namespace: dict[str, Any] = {"new": _new_sample, "cls": Sample, "good": _GOOD}
+    names: list[str] = []
+    lines = ["def fill(data, mirrored, started, samples):"]
+    for g, (unpack, from_mirrored, targets) in enumerate(groups):
+        namespace[f"unpack{g}"] = unpack
+        lines.append(f"    v = unpack{g}({'mirrored' if from_mirrored else 'data'})")
+        for k, (index, name, post) in enumerate(targets):
+            value = f"v[{k}]"
+            if post is not None:
+                namespace[f"post{g}_{k}"] = post
+                value = f"post{g}_{k}({value})"
+            lines.append(
+                f"    samples[{int(index)}] = new(cls, "
+                f"(names[{len(names)}], {value}, started, good, None, None))"
+            )
+            names.append(name)
+    lines.append("    return None")
+    namespace["names"] = tuple(names)
+    exec(compile("\n".join(lines), "<modbus request decoder>", "exec"), namespace)
+    return namespace["fill"]
 
 
 class RequestDecoder:
@@ -93,7 +113,7 @@ class RequestDecoder:
             endian = "<" if order in ("DCBA", "BADC") else ">"
             mirrored = fmt[1] > 1 and order in ("CDAB", "BADC")
             offset = 2 * (count - start - fmt[1]) if mirrored else 2 * start
-            target = (slot.index, tag.name, _post(tag.data_type, codec.scale, codec.offset))
+            target = (slot.index, tag.name, scaler(tag.data_type, codec.scale, codec.offset))
             group = next(
                 (
                     g
@@ -108,6 +128,7 @@ class RequestDecoder:
             group.fields.append((offset, 2 * fmt[1], fmt[0], target))
         self.groups = [g.compile() for g in groups]
         self.needs_mirror = any(g.mirrored for g in groups)
+        self._fill_groups = _straight_line_fill(self.groups)
 
     def fill(self, words: list, started: int, samples: list[Sample | None]) -> None:
         """Write one GOOD Sample per tag into ``samples`` at the tag's slot index.
@@ -122,13 +143,7 @@ class RequestDecoder:
             return
         data = self._pack(*words)
         mirrored = self._pack(*reversed(words)) if self.needs_mirror else data
-        for unpack, from_mirrored, targets in self.groups:
-            values = unpack(mirrored if from_mirrored else data)
-            for (index, name, post), value in zip(targets, values, strict=True):
-                samples[index] = new(
-                    cls,
-                    (name, value if post is None else post(value), started, good, None, None),
-                )
+        self._fill_groups(data, mirrored, started, samples)
         for index, tag, start in self.general:
             value = tag.codec.decode(words[start : start + tag.count])
             samples[index] = new(cls, (tag.name, value, started, good, None, None))

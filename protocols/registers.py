@@ -20,7 +20,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 ByteOrder = Literal["ABCD", "CDAB", "BADC", "DCBA"]
 WordOrder = Literal["big", "little"]
@@ -83,6 +83,22 @@ def is_raw(data_type: str, scale: float, offset: float) -> bool:
     return data_type in INTEGER_TYPES and scale == 1 and offset == 0
 
 
+def scaler(data_type: str, scale: float, offset: float) -> Callable[[Any], float] | None:
+    """``raw * scale + offset`` as one callable; None when the raw number is the value (an
+    unscaled integer stays an exact int, an unscaled float is already one)."""
+    if scale == 1 and offset == 0:
+        return None
+    if data_type not in INTEGER_TYPES:
+        return lambda raw: float(raw * scale + offset)
+    divisor = 1 / scale
+    if offset == 0 and divisor == round(divisor) and abs(divisor) < 2**53:
+        # A scale of 0.1, 0.01 …: raw / 10 is the double nearest the decimal (484 / 10 is
+        # 48.4), in one C call, where 484 * 0.1 is 48.400000000000006.
+        return float(round(divisor)).__rtruediv__
+    # round(): the scaled integer has only a few decimals; drop the representation noise.
+    return lambda raw: float(round(raw * scale + offset, 10))
+
+
 @dataclass(frozen=True)
 class RegisterCodec:
     """How one tag's registers become a value and back; built once per tag.
@@ -102,6 +118,7 @@ class RegisterCodec:
     _value: struct.Struct | None = field(init=False, repr=False, compare=False)
     _reverse_words: bool = field(init=False, repr=False, compare=False)
     _raw: bool = field(init=False, repr=False, compare=False)
+    _scaled: Callable[[Any], float] | None = field(init=False, repr=False, compare=False)
     _fast: Callable[[list[int]], Value] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -131,6 +148,7 @@ class RegisterCodec:
         fmt = NUMERIC_TYPES.get(self.data_type)
         object.__setattr__(self, "_value", struct.Struct(">" + fmt[0]) if fmt else None)
         object.__setattr__(self, "_raw", is_raw(self.data_type, self.scale, self.offset))
+        object.__setattr__(self, "_scaled", scaler(self.data_type, self.scale, self.offset))
         object.__setattr__(self, "_fast", self._fast_decoder())
 
     def _fast_decoder(self) -> Callable[[list[int]], Value] | None:
@@ -156,12 +174,10 @@ class RegisterCodec:
                 raw = lambda r: unpack(words(r[1], r[0]))[0]  # noqa: E731
         else:
             return None
-        if self._raw:
+        scaled = self._scaled
+        if scaled is None:
             return raw
-        scale, offset = self.scale, self.offset
-        if self.data_type in INTEGER_TYPES:
-            return lambda r: float(round(raw(r) * scale + offset, 10))
-        return lambda r: float(raw(r) * scale + offset)
+        return lambda r: scaled(raw(r))
 
     def decode(self, registers: list[int]) -> Value:
         """Registers as read from the device -> ``raw * scale + offset`` (or bool, str)."""
@@ -177,14 +193,7 @@ class RegisterCodec:
         if self._value is None:  # string
             return data.rstrip(b"\x00").decode("ascii", errors="replace")
         (raw,) = self._value.unpack(data)
-        if self._raw:
-            return raw
-        value = raw * self.scale + self.offset
-        if self.data_type in INTEGER_TYPES:
-            # 484 * 0.1 is 48.400000000000006 in binary floating point; a scaled integer
-            # has only a few decimals, so drop the representation noise.
-            value = round(value, 10)
-        return float(value)
+        return raw if self._scaled is None else self._scaled(raw)
 
     def encode(self, value: Value) -> list[int]:
         """An engineering value -> registers, the inverse of :meth:`decode`.

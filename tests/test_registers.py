@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import struct
+from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from protocols.registers import decode, encode, register_count
+from protocols.registers import decode, encode, register_count, scaler
 
 
 def _float_registers(value: float) -> tuple[int, int]:
@@ -91,3 +94,25 @@ def test_encode_saturates_out_of_range_integers() -> None:
 def test_wrong_register_count_is_an_error() -> None:
     with pytest.raises(ValueError, match="needs 2 registers"):
         decode([1], "float32")
+
+
+@given(
+    st.integers(-(2**40), 2**40),
+    st.sampled_from([0.1, 0.01, 0.001, -0.1, 0.5, 2.0, 0.3, 1e-5]),
+    st.sampled_from([0.0, -40.0]),
+)
+def test_scaled_integers_read_as_the_decimal_they_stand_for(
+    raw: int, scale: float, offset: float
+) -> None:
+    value = scaler("int64", scale, offset)(raw)
+    assert type(value) is float
+    exact = Fraction(raw) * Fraction(str(scale)) + Fraction(str(offset))
+    # Within one rounding of the decimal the PLC meant (48.4, never 48.400000000000006).
+    assert abs(Fraction(value) - exact) <= abs(exact) * Fraction(2, 2**52) + Fraction(1, 10**10)
+    if scale in (0.1, 0.01, 0.001, -0.1) and offset == 0:
+        assert value == float(exact)  # exactly the nearest double
+
+
+def test_unscaled_values_need_no_step() -> None:
+    assert scaler("uint32", 1.0, 0.0) is None and scaler("float32", 1.0, 0.0) is None
+    assert scaler("int16", 0.1, 0.0)(484) == 48.4
