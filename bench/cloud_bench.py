@@ -34,6 +34,7 @@ from tests.platform_process import ADMIN, start_replica, stop_replica
 
 BATCH = 5000
 BATCHES = 60
+INGEST_ROUNDS = 5  # 1.5 M points, within the plan's 2 M a 10-second window
 CHART_REQUESTS = 20  # repeated chart queries for the median and p95
 T0 = 1_790_000_000_000_000_000
 
@@ -73,24 +74,29 @@ def main() -> None:
                     headers=bearer,
                 ).json()["token"]
                 bodies = _bodies("site-1", 50, BATCH * BATCHES // 50, T0)
+                headers = {"Authorization": f"Token {token}"}
+                raw = api = 0.0
                 with httpx.Client(timeout=60) as client:
-                    started = time.perf_counter()
-                    for body in bodies:
-                        client.post(
-                            f"{influx.url}/write",
-                            params={"db": "mz_bench_co", "precision": "ns"},
-                            content=body,
-                        ).raise_for_status()
-                    raw = len(bodies) * BATCH / (time.perf_counter() - started)
-                    headers = {"Authorization": f"Token {token}"}
-                    started = time.perf_counter()
-                    for body in bodies:
-                        client.post(
-                            f"{url}/api/ingest", content=body, headers=headers
-                        ).raise_for_status()
-                    api = len(bodies) * BATCH / (time.perf_counter() - started)
+                    # Rounds of raw then API, the best of each: a machine's load drifts,
+                    # and one pass of each read the drift as much as the difference.
+                    for _ in range(INGEST_ROUNDS):
+                        started = time.perf_counter()
+                        for body in bodies:
+                            client.post(
+                                f"{influx.url}/write",
+                                params={"db": "mz_bench_co", "precision": "ns"},
+                                content=body,
+                            ).raise_for_status()
+                        raw = max(raw, len(bodies) * BATCH / (time.perf_counter() - started))
+                        started = time.perf_counter()
+                        for body in bodies:
+                            client.post(
+                                f"{url}/api/ingest", content=body, headers=headers
+                            ).raise_for_status()
+                        api = max(api, len(bodies) * BATCH / (time.perf_counter() - started))
                 print(
-                    f"  ingest, batches of {BATCH}: API {api:>9,.0f} points/s;"
+                    f"  ingest, batches of {BATCH}, best of {INGEST_ROUNDS} rounds:"
+                    f" API {api:>9,.0f} points/s;"
                     f" raw /write {raw:>9,.0f} points/s; ratio {api / raw:.2f}"
                 )
 

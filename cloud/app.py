@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from cloud import dashboard, health_api, query_api, series_api, validation_errors
+from cloud.telemetry import telemetry_arguments
 from historian import Historian
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -22,6 +23,7 @@ def create_app(historian: Historian) -> FastAPI:
     app = FastAPI(
         title="Mingzhou cloud",
         summary="Industrial time series: series list, range queries and live dashboards.",
+        **telemetry_arguments(),
     )
     app.state.historian = historian
     validation_errors.install(app)

@@ -30,6 +30,7 @@ from cloud import (
     fleet_api,
     fleet_page,
     industry_page,
+    industry_templates_api,
     ingest_api,
     jobs_api,
     maintenance_api,
@@ -48,6 +49,7 @@ from cloud.platform_settings import PlatformSettings
 from cloud.rate_limits import TenantRateLimiter
 from cloud.rollup_maintainer import RollupMaintainer
 from cloud.series_quota import SeriesRegistry
+from cloud.telemetry import telemetry_arguments
 from cloud.tenant_storage import TenantStorage
 from tenants.db import make_engine, session_factory, upgrade
 from tenants.models import User
@@ -81,6 +83,7 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
         title="Mingzhou cloud",
         summary="Multi-tenant industrial time series: tenants, agents, ingestion.",
         lifespan=lifespan,
+        **telemetry_arguments(),
     )
     app.state.settings = settings
     app.state.sessions = sessions
@@ -89,11 +92,13 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
     app.state.rate_limiter = TenantRateLimiter(settings.rate_limits)
     # Known series per tenant, for the plan's series quota: in Redis with the rate limits.
     app.state.series_registry = SeriesRegistry(settings.rate_limits)
+    # Ingestion first: a request is matched against the routes in order, and agents'
+    # batches are most of the requests (a few percent of an ingest request's CPU).
+    app.include_router(ingest_api.router)
     app.include_router(auth_api.router)
     app.include_router(admin_api.router)
     app.include_router(assets_api.router)
     app.include_router(tenant_settings_api.router)
-    app.include_router(ingest_api.router)
     jobs_api.attach_jobs(app, settings)  # /api/tenants/{key}/jobs and the Celery app
     app.include_router(agents_api.router)  # agents: config and status
     app.include_router(agents_page.router)
@@ -112,6 +117,7 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
     app.include_router(plant_pages.router)  # /t/{key}/plant/: OEE, lines, machines, energy
     app.include_router(service_page.router)  # /t/{key}/service: predictions, alerts, orders
     app.include_router(industry_page.router)  # /industry/{cloud}: member benchmarking
+    app.include_router(industry_templates_api.router)  # /api/industry-clouds/{cloud}/templates
     app.include_router(service_teams_api.router)  # service teams, tenants' grants to them
     app.include_router(fleet_api.router)  # /api/service/fleet: a service team's tenants
     app.include_router(fleet_page.router)  # /service: the service team's fleet page
