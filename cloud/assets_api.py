@@ -30,7 +30,7 @@ from tenants.asset_onboarding import (
     onboard_asset,
     update_asset,
 )
-from tenants.asset_templates import shipped_templates
+from tenants.industry_templates import tenant_catalog, tenant_templates
 from tenants.models import Tenant
 from tenants.scope import Principal
 
@@ -138,18 +138,22 @@ def _asset(session: DbSession, tenant: Tenant, site: str, line: str, asset: str)
 
 @router.get("/templates")
 def list_templates(key: str, session: DbSession, scope: Scope, caller: Person) -> list[dict]:
-    """The asset templates this tenant can onboard machines with."""
-    _readable(session, key, scope)
-    return [t.summary() for t in shipped_templates().values()]
+    """The asset templates this tenant can onboard machines with: the platform's
+    (``source: platform``) and its industry cloud's (``source: industry_cloud``)."""
+    tenant = _readable(session, key, scope)
+    return [
+        {**t.summary(), "source": source}
+        for t, source in tenant_templates(session, tenant).values()
+    ]
 
 
 @router.get("/templates/{template}")
 def get_template(key: str, template: str, session: DbSession, scope: Scope, caller: Person) -> dict:
-    _readable(session, key, scope)
-    found = shipped_templates().get(template)
+    tenant = _readable(session, key, scope)
+    found = tenant_templates(session, tenant).get(template)
     if found is None:
         raise HTTPException(404, f"no template {template!r}")
-    return found.model_dump(mode="json", exclude_none=True)
+    return found[0].model_dump(mode="json", exclude_none=True)
 
 
 @router.post("/assets", response_model=AssetOut, status_code=201)
@@ -159,7 +163,7 @@ def onboard(
     """Onboard a machine in one call: its site and line are made when missing."""
     tenant = _managed(session, key, scope)
     try:
-        asset = onboard_asset(session, tenant, body, caller.name)
+        asset = onboard_asset(session, tenant, body, caller.name, tenant_catalog(session, tenant))
     except AssetModelError as exc:
         raise _refused(exc) from None
     return _asset_out(asset)
@@ -257,7 +261,7 @@ def change_asset(
     tenant = _managed(session, key, scope)
     found = _asset(session, tenant, site, line, asset)
     try:
-        update_asset(session, tenant, found, body, caller.name)
+        update_asset(session, tenant, found, body, caller.name, tenant_catalog(session, tenant))
     except AssetModelError as exc:
         raise _refused(exc) from None
     return _asset_out(found)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mingzhou.demo_cloud_templates import seed_cloud_templates
 from protocols.simulators.plants import Plant, Point
 from tenants.agent_tokens import create_agent_token, revoke_agent_token
 from tenants.asset_addressing import ModbusConnection, OpcUaConnection
@@ -76,6 +77,7 @@ def seed(
         cloud = session.scalar(select(IndustryCloud).where(IndustryCloud.key == cloud_key))
         if cloud is None:
             cloud = create_industry_cloud(session, cloud_key, cloud_name, ACTOR)
+        seed_cloud_templates(session, cloud, ACTOR)
         tenant = session.scalar(select(Tenant).where(Tenant.key == site))
         if tenant is None:
             tenant = create_tenant(session, site, name, "standard", ACTOR, cloud, district)

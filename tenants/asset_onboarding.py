@@ -327,14 +327,23 @@ def _tag_def(spec: TagSpec) -> TagDef:
 
 
 def update_asset(
-    session: Session, tenant: Tenant, asset: Asset, patch: AssetPatch, actor: str
+    session: Session,
+    tenant: Tenant,
+    asset: Asset,
+    patch: AssetPatch,
+    actor: str,
+    templates: dict[str, AssetTemplate] | None = None,
 ) -> Asset:
-    """Apply the fields sent; checks everything first, so a refused patch changes nothing."""
+    """Apply the fields sent; checks everything first, so a refused patch changes nothing.
+
+    ``templates``: the catalog the asset's template is looked up in for its attributes'
+    defaults (default: the shipped ones; the API passes the tenant's, its cloud's too).
+    """
     sent = patch.model_fields_set
     changes: dict[str, Any] = {}
     attributes = dict(asset.attributes or {})
     if "attributes" in sent and patch.attributes is not None:
-        template = shipped_templates().get(asset.asset_type)
+        template = (shipped_templates() if templates is None else templates).get(asset.asset_type)
         defaults = template.attributes if template else {}
         for name, value in patch.attributes.items():
             if value is None:

@@ -101,6 +101,25 @@ class TenantScope:
             p.role is Role.TENANT_ADMIN and p.tenant_id == tenant_id
         )
 
+    def can_operate_industry_cloud(self, industry_cloud_id: int) -> bool:
+        """Change what an industry cloud carries for its members (its templates): its
+        operators and platform admins."""
+        p = self.principal
+        return p.role is Role.PLATFORM_ADMIN or (
+            p.role is Role.INDUSTRY_OPERATOR and p.industry_cloud_id == industry_cloud_id
+        )
+
+    def can_read_industry_cloud(self, industry_cloud_id: int) -> bool:
+        """See what an industry cloud carries for its members (its templates, none of
+        their data): who operates it, and the people of its member tenants."""
+        if self.can_operate_industry_cloud(industry_cloud_id):
+            return True
+        p = self.principal
+        if p.role is None or not p.role.belongs_to_tenant or p.tenant_id is None:
+            return False  # agents, service teams and the bureau belong to no member
+        tenant = self.session.get(Tenant, p.tenant_id)
+        return tenant is not None and tenant.industry_cloud_id == industry_cloud_id
+
     def can_service(self, tenant_id: int) -> bool:
         """Work a tenant's maintenance alerts and work orders: its service engineers, and
         the engineers of a service team it grants."""

@@ -22,6 +22,7 @@ MODEL_MODULES = (
     "tenants.agent_contact_days",
     "tenants.agent_registry",
     "tenants.asset_model",
+    "tenants.industry_templates",
     "tenants.models",
 )
 for _module in MODEL_MODULES:
