@@ -28,6 +28,11 @@ from maintenance.registry import RegistryError
 from maintenance.registry_models import ModelKind
 from maintenance.scoring import open_predictions
 from maintenance.utc_datetime import utcnow
+from maintenance.webhook_destinations import (
+    DestinationPolicy,
+    DestinationRefused,
+    DestinationUnresolved,
+)
 from maintenance.work_order_models import WorkOrder, WorkOrderStatus
 from maintenance.work_orders import (
     WorkOrderError,
@@ -485,6 +490,7 @@ def list_contracts(tenant: Admin, session: DbSession) -> list[ContractOut]:
 def create_contract(
     body: ContractIn, tenant: Admin, session: DbSession, caller: Person
 ) -> ContractOut:
+    _check_destination(body.webhook_url)
     row = ServiceContract(tenant_id=tenant.id, active=True, **body.model_dump())
     session.add(row)
     session.flush()
@@ -497,6 +503,7 @@ def change_contract(
     contract_id: int, body: ContractPatch, tenant: Admin, session: DbSession, caller: Person
 ) -> ContractOut:
     row = _contract(session, tenant, contract_id)
+    _check_destination(body.webhook_url)
     for name, value in body.model_dump(exclude_unset=True).items():
         if value is None and name not in ("rul_threshold_hours", "escalate_after_minutes",
                                           "webhook_url", "webhook_secret"):  # fmt: skip
@@ -520,6 +527,24 @@ def end_contract(contract_id: int, tenant: Admin, session: DbSession, caller: Pe
     row.active = False
     _audit(session, caller, tenant, "maintenance.contract.end", row)
     return Response(status_code=204)
+
+
+def _check_destination(url: str | None) -> None:
+    """A webhook may not point into the platform's own network (server-side request
+    forgery). Here, in the endpoint's worker thread, not in a body validator: resolving
+    the host blocks, and validators run on the event loop. Delivery checks again."""
+    if not url:
+        return
+    try:
+        policy = DestinationPolicy.from_environment()
+    except ValueError as exc:  # the operator's setting, not the caller's input
+        raise HTTPException(500, f"the platform is misconfigured: {exc}") from None
+    try:
+        policy.check(url)
+    except DestinationRefused as exc:
+        raise HTTPException(422, str(exc)) from None
+    except DestinationUnresolved:
+        pass  # not resolvable yet (a receiver being set up): checked at every delivery
 
 
 def _contract(session: Session, tenant: Tenant, contract_id: int) -> ServiceContract:

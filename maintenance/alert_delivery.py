@@ -7,6 +7,10 @@ contract's secret, and ``X-Mingzhou-Timestamp`` repeats the timestamp. Because t
 timestamp is inside the signed body, a receiver that checks the signature, then that
 the header matches the body and is recent, refuses replays; ``X-Mingzhou-Delivery``
 stays the same across retries of one message, so a receiver can also drop duplicates.
+
+Before each webhook attempt the destination is checked against the platform's policy
+(``maintenance.webhook_destinations``) and the request goes to the checked address;
+redirects are never followed. A refused destination fails the delivery at once.
 """
 
 from __future__ import annotations
@@ -27,6 +31,11 @@ from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from maintenance.alert_models import Alert, AlertDelivery, DeliveryStatus, ServiceContract
+from maintenance.webhook_destinations import (
+    DestinationPolicy,
+    DestinationRefused,
+    DestinationUnresolved,
+)
 
 SIGNATURE_HEADER = "X-Mingzhou-Signature"
 TIMESTAMP_HEADER = "X-Mingzhou-Timestamp"
@@ -94,11 +103,15 @@ class DeliveryReport:
 
 
 class DeliveryFailed(Exception):
-    """One attempt did not get through; ``retry_after_s`` is the receiver's wish."""
+    """One attempt did not get through; ``retry_after_s`` is the receiver's wish.
+    ``permanent``: retrying cannot help (the destination is refused), give up now."""
 
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after_s: float | None = None, permanent: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.permanent = permanent
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -145,7 +158,14 @@ def deliver_due(
     workers running this at once skip each other's rows."""
     report = DeliveryReport()
     own_client = client is None
-    http = client or httpx.Client(timeout=policy.timeout_s, follow_redirects=False)
+    # No kept-alive connections: each request goes to the address checked for it (a pooled
+    # connection would carry another host's TLS session to a same-address host).
+    http = client or httpx.Client(
+        timeout=policy.timeout_s,
+        follow_redirects=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+    destinations = DestinationPolicy.from_environment()
     tried: set[int] = set()
     try:
         for _ in range(limit):
@@ -163,7 +183,7 @@ def deliver_due(
             if delivery is None:
                 break
             tried.add(delivery.id)
-            _attempt(session, delivery, now, smtp, policy, http, report)
+            _attempt(session, delivery, now, smtp, policy, http, destinations, report)
             session.commit()
     finally:
         if own_client:
@@ -178,6 +198,7 @@ def _attempt(
     smtp: SmtpSettings | None,
     policy: RetryPolicy,
     http: httpx.Client,
+    destinations: DestinationPolicy,
     report: DeliveryReport,
 ) -> None:
     alert = session.get(Alert, delivery.alert_id)
@@ -187,7 +208,7 @@ def _attempt(
         if contract is None:
             raise DeliveryFailed("the alert or its contract is gone")
         if delivery.channel == "webhook":
-            _post(http, delivery, contract, now)
+            _post(http, destinations, delivery, contract, now)
         elif delivery.channel == "email":
             if smtp is None:
                 raise DeliveryFailed("no SMTP server is configured (MINGZHOU_SMTP_HOST)")
@@ -196,7 +217,7 @@ def _attempt(
             raise DeliveryFailed(f"unknown channel {delivery.channel!r}")
     except DeliveryFailed as exc:
         delivery.last_error = str(exc)[:500]
-        if delivery.attempts >= policy.max_attempts:
+        if exc.permanent or delivery.attempts >= policy.max_attempts:
             delivery.status = DeliveryStatus.FAILED.value
             report.failed += 1
         else:
@@ -210,10 +231,25 @@ def _attempt(
 
 
 def _post(
-    http: httpx.Client, delivery: AlertDelivery, contract: ServiceContract, now: datetime
+    http: httpx.Client,
+    destinations: DestinationPolicy,
+    delivery: AlertDelivery,
+    contract: ServiceContract,
+    now: datetime,
 ) -> None:
+    # Checked at every attempt: the URL was checked when saved, but its DNS may have
+    # changed since (or the policy has).
+    try:
+        destination = destinations.check(delivery.target)
+    except DestinationRefused as exc:
+        raise DeliveryFailed(str(exc), permanent=True) from None
+    except DestinationUnresolved as exc:
+        raise DeliveryFailed(str(exc)) from None  # DNS may come back: retry
     body = webhook_body(delivery, now)
     headers = {
+        "Host": destination.host_header,
+        # No keep-alive, also on a client the caller passed in (see deliver_due).
+        "Connection": "close",
         "Content-Type": "application/json",
         "User-Agent": "Mingzhou-Alerts/1",
         EVENT_HEADER: delivery.event,
@@ -222,9 +258,23 @@ def _post(
         SIGNATURE_HEADER: sign(contract.webhook_secret or "", body),
     }
     try:
-        response = http.post(delivery.target, content=body, headers=headers)
+        # To the checked address, never re-resolved; TLS still verifies the original
+        # host's certificate (sni_hostname). Redirects are not followed, whatever the
+        # client's default: their target was never checked.
+        response = http.post(
+            destination.pinned_url,
+            content=body,
+            headers=headers,
+            extensions={"sni_hostname": destination.server_name},
+            follow_redirects=False,
+        )
     except httpx.HTTPError as exc:
         raise DeliveryFailed(f"{type(exc).__name__}: {exc}") from None
+    if response.is_redirect:
+        raise DeliveryFailed(
+            f"HTTP {response.status_code} from the receiver: redirects are not followed "
+            f"(to {response.headers.get('location', '?')!r}); set the final URL instead"
+        )
     if not response.is_success:
         raise DeliveryFailed(
             f"HTTP {response.status_code} from the receiver",

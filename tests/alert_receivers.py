@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from cryptography import x509
@@ -26,7 +27,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from maintenance.webhook_destinations import ALLOW_VARIABLE
 from tests.conftest import free_port
+
+
+@pytest.fixture
+def allow_loopback_webhooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The receivers listen on 127.0.0.1, which the webhook destination policy refuses
+    by default: allow it as an operator would, through the platform setting."""
+    monkeypatch.setenv(ALLOW_VARIABLE, "127.0.0.1")
 
 
 @dataclass

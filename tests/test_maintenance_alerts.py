@@ -17,12 +17,18 @@ from maintenance.alert_delivery import RetryPolicy, SmtpSettings, deliver_due, s
 from maintenance.alert_models import Alert, AlertDelivery
 from maintenance.alerts import AlertError, acknowledge, escalate_due, on_prediction
 from tenants.db import make_engine, session_factory
-from tests.alert_receivers import self_signed_certificate, smtp_server, webhook_receiver
+from tests.alert_receivers import (  # noqa: F401  (allow_loopback_webhooks: the fixture)
+    allow_loopback_webhooks,
+    self_signed_certificate,
+    smtp_server,
+    webhook_receiver,
+)
 from tests.conftest import free_port
 from tests.maintenance_records import NOW, contract, model_version, prediction, tenants
 
 SECRET = "s3cret-shared-with-the-team"
 FAST = RetryPolicy(base_s=30, cap_s=120, max_attempts=4, timeout_s=5)
+pytestmark = pytest.mark.usefixtures("allow_loopback_webhooks")  # the receivers' 127.0.0.1
 
 
 @pytest.fixture

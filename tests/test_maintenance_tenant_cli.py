@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from maintenance.asset_history import ns_instant
 from mingzhou.cli import app
 from tenants.db import make_engine, session_factory, upgrade
-from tests.alert_receivers import webhook_receiver
+from tests.alert_receivers import allow_loopback_webhooks, webhook_receiver  # noqa: F401
 from tests.maintenance_records import contract, tenants
 from tests.maintenance_sim_data import HOUR_NS, T0, RecordedPlant
 
@@ -21,6 +21,7 @@ pytest_plugins = ["tests.fixtures_maintenance"]
 runner = CliRunner()
 TENANT = "zhenhai-petrochem"
 SECRET = "cli-test-webhook-secret"
+pytestmark = pytest.mark.usefixtures("allow_loopback_webhooks")  # the receiver's 127.0.0.1
 
 
 @pytest.fixture
