@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
@@ -88,7 +88,9 @@ def onboard_tenant(
     except OnboardingError as exc:
         raise HTTPException(400, str(exc)) from None
     try:
-        request.app.state.storage.create(tenant.storage_database)
+        request.app.state.storage.create(
+            tenant.storage_database, timedelta(days=tenant.plan.retention_days)
+        )
     except HistorianError as exc:
         # Nothing is committed: the tenant and its store come into being together.
         raise HTTPException(503, f"cannot create the tenant's store: {exc}") from None

@@ -190,6 +190,9 @@ def _store(request: Request, agent: Principal, batch: _Batch) -> Response:
     except HistorianError as exc:
         # Validation should have caught it; if the store still refuses, say what it said.
         raise HTTPException(400, f"the time-series store refused the batch: {exc}") from None
+    if written < batch.point_count:
+        # Older than the tenant's retention keeps: stored nowhere, and never will be.
+        headers["X-Points-Expired"] = str(batch.point_count - written)
     return Response(status_code=204, headers={"X-Points-Written": str(written), **headers})
 
 

@@ -47,8 +47,10 @@ from cloud import (
 from cloud.app import mount_static
 from cloud.platform_settings import PlatformSettings
 from cloud.rate_limits import TenantRateLimiter
+from cloud.retention_keeper import RetentionKeeper
 from cloud.rollup_maintainer import RollupMaintainer
 from cloud.series_quota import SeriesRegistry
+from cloud.series_reconciler import SeriesReconciler
 from cloud.telemetry import telemetry_arguments
 from cloud.tenant_storage import TenantStorage
 from tenants.db import make_engine, session_factory, upgrade
@@ -67,12 +69,20 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
         session.commit()
     storage = TenantStorage(settings.storage)
     rollups = RollupMaintainer(sessions, storage, settings.rollup_interval_s)
+    # Known series per tenant, for the plan's series quota: in Redis with the rate limits.
+    series_registry = SeriesRegistry(settings.rate_limits)
+    reconciler = SeriesReconciler(sessions, storage, series_registry, settings.series_reconcile_s)
+    retention = RetentionKeeper(sessions, storage, settings.retention_interval_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         jobs_api.start_jobs(app)  # the embedded worker, when there is no broker server
         rollups.start()
+        reconciler.start()
+        retention.start()
         yield
+        reconciler.stop()
+        retention.stop()
         rollups.stop()
         jobs_api.stop_jobs(app)
         app.state.series_registry.close()
@@ -89,9 +99,10 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
     app.state.sessions = sessions
     app.state.storage = storage
     app.state.rollups = rollups
+    app.state.retention = retention
     app.state.rate_limiter = TenantRateLimiter(settings.rate_limits)
-    # Known series per tenant, for the plan's series quota: in Redis with the rate limits.
-    app.state.series_registry = SeriesRegistry(settings.rate_limits)
+    app.state.series_registry = series_registry
+    app.state.series_reconciler = reconciler
     # Ingestion first: a request is matched against the routes in order, and agents'
     # batches are most of the requests (a few percent of an ingest request's CPU).
     app.include_router(ingest_api.router)

@@ -29,6 +29,10 @@ class PlatformSettings:
     job_modules: tuple[str, ...] = ()  # job kinds beyond the built-in ones
     # How often each replica rolls its tenants' InfluxDB minute/hour rollups; 0: never.
     rollup_interval_s: float = 60.0
+    # How often the series quota's sets shrink to the series the stores still hold; 0: never.
+    series_reconcile_s: float = 3600.0
+    # How often each replica applies its tenants' plan retention; 0: never.
+    retention_interval_s: float = 3600.0
 
     @classmethod
     def from_environment(cls, **overrides: object) -> PlatformSettings:
@@ -47,9 +51,28 @@ class PlatformSettings:
                 m.strip() for m in env.get("MINGZHOU_JOB_MODULES", "").split(",") if m.strip()
             ),
         }
-        if "MINGZHOU_ROLLUP_INTERVAL_S" in env:
-            values["rollup_interval_s"] = float(env["MINGZHOU_ROLLUP_INTERVAL_S"])
+        for variable, name in _INTERVALS.items():
+            if variable in env:
+                values[name] = _seconds(variable, env[variable])
         if "MINGZHOU_SECRET" in env:
             values["secret"] = env["MINGZHOU_SECRET"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+# Environment variables of the periodic passes, and the settings they set.
+_INTERVALS = {
+    "MINGZHOU_ROLLUP_INTERVAL_S": "rollup_interval_s",
+    "MINGZHOU_SERIES_RECONCILE_S": "series_reconcile_s",
+    "MINGZHOU_RETENTION_INTERVAL_S": "retention_interval_s",
+}
+
+
+def _seconds(variable: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        raise ValueError(f"{variable}={text!r}: expected seconds, e.g. 3600 (0: never)")
+    return value

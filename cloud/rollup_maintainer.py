@@ -10,11 +10,11 @@ rolling one hour only repeat work. The SQLite stores of the embedded mode have n
 from __future__ import annotations
 
 import logging
-import threading
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from cloud.periodic_pass import PeriodicPass
 from cloud.tenant_storage import TenantStorage
 from tenants.models import Tenant
 
@@ -23,24 +23,19 @@ log = logging.getLogger(__name__)
 HOURS_PER_PASS = 24
 
 
-class RollupMaintainer:
+class RollupMaintainer(PeriodicPass):
+    duty = "rollup pass"
+
     def __init__(
         self, sessions: sessionmaker[Session], storage: TenantStorage, interval_s: float
     ) -> None:
+        super().__init__(interval_s)
         self.sessions = sessions
         self.storage = storage
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="mingzhou-rollups", daemon=True)
 
-    def start(self) -> None:
-        if self.interval_s > 0 and not self.storage.storage.startswith("sqlite:"):
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=30)
+    def enabled(self) -> bool:
+        # SQLite stores have no rollups.
+        return super().enabled() and not self.storage.storage.startswith("sqlite:")
 
     def run_once(self) -> int:
         """One pass over every tenant; returns the hours rolled."""
@@ -48,7 +43,7 @@ class RollupMaintainer:
             databases = session.scalars(select(Tenant.storage_database)).all()
         rolled = 0
         for database in databases:
-            if self._stop.is_set():
+            if self.stopping:
                 break
             historian = self.storage.historian(database)
             roll = getattr(historian, "roll_up_pending", None)
@@ -59,10 +54,3 @@ class RollupMaintainer:
             except Exception:  # a tenant's store away must not stop the others' rollups
                 log.warning("rolling up %s failed; retried next pass", database, exc_info=True)
         return rolled
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.run_once()
-            except Exception:  # the metadata store away: try again next pass
-                log.warning("the rollup pass failed; retried next pass", exc_info=True)

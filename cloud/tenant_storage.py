@@ -5,6 +5,7 @@ to stores, so one tenant's queries can never be pointed at another's data."""
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 from historian import Historian
@@ -34,11 +35,14 @@ class TenantStorage:
                 self._open[database] = self._make(database)
             return self._open[database]
 
-    def create(self, database: str) -> None:
-        """Make the tenant's store now, at onboarding, not at its first point."""
+    def create(self, database: str, retention: timedelta | None = None) -> None:
+        """Make the tenant's store now, at onboarding, not at its first point, keeping
+        data for ``retention`` (its plan's) from the start."""
         historian = self.historian(database)
         if isinstance(historian, InfluxV1Historian):
             historian.ensure_database()
+        if retention is not None:
+            historian.enforce_retention(retention)
 
     def _make(self, database: str) -> Historian:
         # The storage URL names the server; the tenant's database completes it, in the

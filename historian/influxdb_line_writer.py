@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import re
 import threading
 from urllib.parse import urlencode, urlsplit
 
@@ -69,9 +70,11 @@ class LineProtocolWriter:
             if conn in self._all:
                 self._all.remove(conn)
 
-    def write(self, body: bytes) -> None:
-        """POST the body; HistorianUnavailable if InfluxDB cannot be reached or fails (5xx),
-        HistorianError naming its reason if it refuses the body (4xx)."""
+    def write(self, body: bytes) -> int:
+        """POST the body; returns how many points InfluxDB dropped as older than the
+        database's retention (it stores the rest: a partial write, not a failure).
+        HistorianUnavailable if InfluxDB cannot be reached or fails (5xx), HistorianError
+        naming its reason if it refuses the body (4xx)."""
         for _ in range(2):
             conn, reused = self._connection()
             try:
@@ -91,9 +94,13 @@ class LineProtocolWriter:
             if response.will_close:
                 self._drop(conn)
             if response.status < 400:
-                return
+                return 0
+            text = _error_text(payload)
+            expired = _BEYOND_RETENTION.search(text)
+            if response.status == 400 and expired and text.startswith("partial write"):
+                return int(expired.group(1))
             error = HistorianUnavailable if response.status >= 500 else HistorianError
-            raise error(f"InfluxDB /write answered {response.status}: {_error_text(payload)}")
+            raise error(f"InfluxDB /write answered {response.status}: {text}")
         raise AssertionError("unreachable: the second attempt uses a new connection")
 
     def close(self) -> None:
@@ -102,6 +109,11 @@ class LineProtocolWriter:
         for conn in connections:
             conn.close()
         self._local = threading.local()
+
+
+# What InfluxDB 1.x answers when some points are older than the retention policy keeps: it
+# stored the others, and re-sending the dropped ones can never succeed.
+_BEYOND_RETENTION = re.compile(r"points beyond retention policy dropped=(\d+)")
 
 
 def _error_text(payload: bytes) -> str:

@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
+from datetime import timedelta
 from itertools import islice
 from typing import Any
 
@@ -23,7 +24,7 @@ from historian.base import (
     check_aggregate,
     check_read_arguments,
 )
-from historian.influxdb_databases import create_database_v1
+from historian.influxdb_databases import create_database_v1, set_retention_v1
 from historian.influxdb_line_writer import LineProtocolWriter
 from historian.influxdb_minute_cache import (
     CachedMinutes,
@@ -91,6 +92,7 @@ class InfluxV1Historian(HistorianBase):
         # Minute/hour rollups (historian.influxdb_rollups): writes always mark the hours
         # they touch; reads use rolled hours only when this is on.
         self.rollups = rollups
+        self._keep_ns = 0  # the retention this process set (enforce_retention), if any
         # Closed hours' minute rows kept in this process (historian.influxdb_minute_cache):
         # the one shared by every historian of the process unless one is given.
         cache = minute_cache if minute_cache is not None else shared_cache()
@@ -103,6 +105,14 @@ class InfluxV1Historian(HistorianBase):
     def ensure_database(self) -> None:
         create_database_v1(self._client, self.database)
         self._create_database = False
+
+    def enforce_retention(self, keep: timedelta) -> int:
+        """Have InfluxDB keep ``keep`` of data (its retention policy deletes the rest, a
+        shard group at a time); returns 0, the points it deletes are not counted."""
+        self.ensure_database()
+        set_retention_v1(self._client, self.database, keep)
+        self._keep_ns = int(keep.total_seconds()) * 1_000_000_000
+        return 0
 
     # --- HTTP --------------------------------------------------------------------------
 
@@ -152,16 +162,9 @@ class InfluxV1Historian(HistorianBase):
         written = 0
         iterator = iter(points)
         while batch := list(islice(iterator, WRITE_BATCH_LINES)):
-            marks = influxdb_rollups.mark_lines(
-                influxdb_rollups.hours_of_timestamps(p.timestamp_ns for p in batch)
-            )
-            self._request(
-                "POST",
-                "/write",
-                params={"db": self.database, "precision": "ns"},
-                content=encode_points(batch).encode() + marks,
-            )
-            written += len(batch)
+            hours = influxdb_rollups.hours_of_timestamps(p.timestamp_ns for p in batch)
+            body = encode_points(batch).encode() + influxdb_rollups.mark_lines(hours)
+            written += len(batch) - self._expired(self._writer.write(body), hours, len(batch))
         return written
 
     def write_line_protocol(self, body: str | bytes, point_count: int | None = None) -> int:
@@ -179,10 +182,18 @@ class InfluxV1Historian(HistorianBase):
             return 0
         if self._create_database:
             self.ensure_database()
-        self._writer.write(
-            raw.rstrip(b"\n") + influxdb_rollups.mark_lines(influxdb_rollups.hours_of_body(raw))
-        )
-        return point_count
+        hours = influxdb_rollups.hours_of_body(raw)
+        dropped = self._writer.write(raw.rstrip(b"\n") + influxdb_rollups.mark_lines(hours))
+        return point_count - self._expired(dropped, hours, point_count)
+
+    def _expired(self, dropped: int, hours: set[int], point_count: int) -> int:
+        """Points InfluxDB dropped as older than the retention (it stored the rest): its
+        count includes the marks of hours before the cutoff, which went with them."""
+        if not dropped:
+            return 0
+        cutoff = time.time_ns() - self._keep_ns if self._keep_ns else None
+        old_marks = sum(hour < cutoff for hour in hours) if cutoff is not None else 0
+        return min(point_count, max(0, dropped - old_marks))
 
     # --- rollups -----------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -131,6 +132,11 @@ class Historian(Protocol):
 
     def list_series(self) -> list[SeriesInfo]:
         """Every series with its kind and latest value."""
+        ...
+
+    def enforce_retention(self, keep: timedelta) -> int:
+        """Keep only the last ``keep`` of data (a plan's retention): delete older points,
+        or have the server do it; returns the points deleted here."""
         ...
 
     def read(

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from historian import sqlite_multi_series
@@ -119,6 +121,20 @@ class SqliteHistorian(HistorianBase):
                 raise
             conn.execute("COMMIT")
         return len(batch)
+
+    def enforce_retention(self, keep: timedelta, now_ns: int | None = None) -> int:
+        """Delete the points older than ``keep``; returns how many. One series at a time
+        (a seek on its primary key each), so writers wait for one series, not the file."""
+        cutoff = (time.time_ns() if now_ns is None else now_ns) - int(keep.total_seconds() * 1e9)
+        ids = [row[0] for row in self._reader().execute("SELECT id FROM series").fetchall()]
+        deleted = 0
+        for series_id in ids:
+            with self._write_lock:
+                cursor = self._writer.execute(
+                    "DELETE FROM points WHERE series_id = ? AND ts < ?", (series_id, cutoff)
+                )
+                deleted += cursor.rowcount
+        return deleted
 
     def _series_id(self, conn: sqlite3.Connection, key: SeriesKey, kind: ValueKind) -> int:
         ident = (key.site, key.line, key.asset, key.tag, kind.value)

@@ -75,10 +75,10 @@ def worker(
             file=sys.stderr,
         )
         raise typer.Exit(2)
-    settings = PlatformSettings.from_environment(
-        metadata_url=metadata, storage=storage, broker_url=broker
-    )
     try:
+        settings = PlatformSettings.from_environment(
+            metadata_url=metadata, storage=storage, broker_url=broker
+        )
         upgrade(settings.metadata_url)  # a worker may start before the platform
         configure_logging(log_level)  # after the migration: its chatter is not news
         celery = create_celery_app(

@@ -79,10 +79,10 @@ def platform(
     from mingzhou.runtime import configure_logging
 
     configure_logging(log_level)
-    settings = PlatformSettings.from_environment(
-        metadata_url=metadata, storage=storage, rate_limits=rate_limits
-    )
     try:
+        settings = PlatformSettings.from_environment(
+            metadata_url=metadata, storage=storage, rate_limits=rate_limits
+        )
         app_ = create_platform_app(settings)
     except (ValueError, OSError) as exc:
         print(f"cannot start: {exc}", file=sys.stderr)

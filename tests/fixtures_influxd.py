@@ -37,6 +37,10 @@ bind-address = "127.0.0.1:{rpc_port}"
 [monitor]
   store-enabled = false
 
+# Expired shard groups go at once, not every 30 minutes: the retention tests watch them go.
+[retention]
+  check-interval = "1s"
+
 [http]
   enabled = true
   bind-address = "127.0.0.1:{http_port}"
