@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from cloud.tenant_storage import TenantStorage
 
 log = logging.getLogger(__name__)
 
@@ -54,3 +60,14 @@ class PeriodicPass:
                 log.warning("the %s failed; retried next pass", self.duty, exc_info=True)
             if self._stop.wait(self.interval_s):
                 return
+
+
+class TenantStorePass(PeriodicPass):
+    """A pass over the tenants (the metadata store) and their series stores."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], storage: TenantStorage, interval_s: float
+    ) -> None:
+        super().__init__(interval_s)
+        self.sessions = sessions
+        self.storage = storage

@@ -14,25 +14,16 @@ import logging
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.periodic_pass import PeriodicPass
-from cloud.tenant_storage import TenantStorage
+from cloud.periodic_pass import TenantStorePass
 from tenants.models import Plan, Tenant
 
 log = logging.getLogger(__name__)
 
 
-class RetentionKeeper(PeriodicPass):
+class RetentionKeeper(TenantStorePass):
     duty = "retention pass"
     run_at_start = True  # a restart after a long stop catches up at once
-
-    def __init__(
-        self, sessions: sessionmaker[Session], storage: TenantStorage, interval_s: float
-    ) -> None:
-        super().__init__(interval_s)
-        self.sessions = sessions
-        self.storage = storage
 
     def run_once(self) -> int:
         """One pass over every tenant; returns the points deleted here (not by InfluxDB)."""

@@ -12,10 +12,8 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.periodic_pass import PeriodicPass
-from cloud.tenant_storage import TenantStorage
+from cloud.periodic_pass import TenantStorePass
 from tenants.models import Tenant
 
 log = logging.getLogger(__name__)
@@ -23,15 +21,8 @@ log = logging.getLogger(__name__)
 HOURS_PER_PASS = 24
 
 
-class RollupMaintainer(PeriodicPass):
+class RollupMaintainer(TenantStorePass):
     duty = "rollup pass"
-
-    def __init__(
-        self, sessions: sessionmaker[Session], storage: TenantStorage, interval_s: float
-    ) -> None:
-        super().__init__(interval_s)
-        self.sessions = sessions
-        self.storage = storage
 
     def enabled(self) -> bool:
         # SQLite stores have no rollups.

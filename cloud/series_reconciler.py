@@ -17,7 +17,7 @@ from collections.abc import Callable
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from cloud.periodic_pass import PeriodicPass
+from cloud.periodic_pass import TenantStorePass
 from cloud.series_quota import SeriesRegistry, TenantSeries
 from cloud.tenant_storage import TenantStorage
 from historian import Historian, SeriesKey
@@ -26,7 +26,7 @@ from tenants.models import Tenant
 log = logging.getLogger(__name__)
 
 
-class SeriesReconciler(PeriodicPass):
+class SeriesReconciler(TenantStorePass):
     duty = "series reconcile pass"
 
     def __init__(
@@ -36,9 +36,7 @@ class SeriesReconciler(PeriodicPass):
         registry: SeriesRegistry,
         interval_s: float,
     ) -> None:
-        super().__init__(interval_s)
-        self.sessions = sessions
-        self.storage = storage
+        super().__init__(sessions, storage, interval_s)
         self.registry = registry
 
     def run_once(self) -> dict[str, int]:

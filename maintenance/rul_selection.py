@@ -8,27 +8,17 @@ validation units.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from maintenance.cmapss_data import RUL_CAP, rul_target
-from maintenance.grouped_cv import grouped_folds
+from maintenance.grouped_cv import GridResult, grouped_folds
 from maintenance.metrics import rmse
 from maintenance.rul_model import FOREST_WEIGHT, FOREST_WEIGHTS, RulModel, blend
 
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class RulChoice:
-    """The best settings (blend weight included), their mean fold RMSE, and every score."""
-
-    best_params: dict[str, Any]
-    best_score: float
-    scores: list[tuple[dict[str, Any], float]]
 
 
 def choose_rul_params(
@@ -39,9 +29,10 @@ def choose_rul_params(
     cap: float = RUL_CAP,
     seed: int = 0,
     progress: Progress | None = None,
-) -> RulChoice:
+) -> GridResult:
     """Mean validation RMSE against the capped target over grouped folds (every row of each
-    validation unit scored), for every grid entry and blend weight; lowest wins."""
+    validation unit scored), for every grid entry and blend weight; lowest wins (the best
+    parameters carry their blend weight)."""
     if not grid:
         raise ValueError("the parameter grid is empty")
     if not weights:
@@ -65,4 +56,4 @@ def choose_rul_params(
             if progress is not None:
                 progress(f"grouped {n_splits}-fold CV {params}: {scores[-1][1]:.3f}")
     best_params, best_score = min(scores, key=lambda pair: pair[1])
-    return RulChoice(best_params, best_score, scores)
+    return GridResult(best_params, best_score, scores)
