@@ -102,10 +102,8 @@ def _visible_tenant(session: DbSession, key: str, scope: Scope) -> Tenant:
     return tenant
 
 
-def _may_start(caller: Principal, tenant: Tenant, kind: JobKind) -> bool:
-    if caller.role is Role.PLATFORM_ADMIN:
-        return True
-    return caller.tenant_id == tenant.id and caller.role in kind.roles
+def _may_start(scope: Scope, tenant: Tenant, kind: JobKind) -> bool:
+    return scope.can_start_job(tenant.id, kind.roles)
 
 
 def _jobs_app(request: Request) -> JobsCelery:
@@ -134,7 +132,7 @@ def list_kinds(
             kind=kind.name,
             title=kind.title,
             params_schema=kind.params.model_json_schema(),
-            may_start=_may_start(caller, tenant, kind),
+            may_start=_may_start(scope, tenant, kind),
         )
         for kind in sorted(_jobs_app(request).catalog.kinds.values(), key=lambda k: k.name)
     ]
@@ -148,7 +146,7 @@ def start_job(
     tenant = _visible_tenant(session, key, scope)
     jobs = _jobs_app(request)
     kind = jobs.catalog.kind(body.kind)
-    if kind is not None and not _may_start(caller, tenant, kind):
+    if kind is not None and not _may_start(scope, tenant, kind):
         raise HTTPException(403, f"a {caller.role} may not start {kind.name!r} jobs")
     try:
         job = new_job(session, jobs.catalog, tenant.id, body.kind, body.params, caller.name)
@@ -213,7 +211,7 @@ def cancel_job(
     tenant = _visible_tenant(session, key, scope)
     job = _job(session, tenant, job_id)
     kind = _jobs_app(request).catalog.kind(job.kind)
-    allowed = _may_start(caller, tenant, kind) if kind else caller.role is Role.PLATFORM_ADMIN
+    allowed = _may_start(scope, tenant, kind) if kind else caller.role is Role.PLATFORM_ADMIN
     if not allowed:
         raise HTTPException(403, f"a {caller.role} may not cancel {job.kind!r} jobs")
     return _job_out(request_cancel(session, job, caller.name))

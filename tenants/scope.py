@@ -14,6 +14,7 @@ effect on the next request, since every request asks here.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -127,6 +128,19 @@ class TenantScope:
         if p.is_service_team:
             return self._granted_to_team(tenant_id)
         return p.role is Role.SERVICE_ENGINEER and p.tenant_id == tenant_id
+
+    def can_start_job(self, tenant_id: int, roles: Collection[Role]) -> bool:
+        """Start or cancel a tenant's job of a kind open to ``roles``: platform admins; the
+        tenant's people in those roles; a granted service team's engineers where the kind
+        is open to service engineers (they service the tenant as its own would)."""
+        p = self.principal
+        if p.role is Role.PLATFORM_ADMIN:
+            return True
+        if p.role not in roles:
+            return False
+        if p.tenant_id == tenant_id:
+            return True
+        return p.role is Role.SERVICE_ENGINEER and self.can_service(tenant_id)
 
     def _granted_to_team(self, tenant_id: int) -> bool:
         grant = self.session.scalar(

@@ -413,6 +413,17 @@ def test_a_service_team_sees_exactly_the_tenants_that_grant_it(world: World) -> 
     acknowledged = c.post(path, headers=team)
     assert acknowledged.status_code == 200, acknowledged.text
     assert acknowledged.json()["acknowledged_by"] == "engineer@pumpcare.cn"
+    # It may start the jobs a tenant's own service engineers may (scoring, training),
+    # only for the tenants that grant it, and no others.
+    kinds = c.get("/api/tenants/tenant-a/jobs/kinds", headers=team).json()
+    may = {k["kind"]: k["may_start"] for k in kinds}
+    assert may["maintenance_score"] and may["maintenance_train"], may
+    manager = world.auth("plant_manager:tenant-a")  # not a model keeper
+    kinds = c.get("/api/tenants/tenant-a/jobs/kinds", headers=manager).json()
+    assert not next(k["may_start"] for k in kinds if k["kind"] == "maintenance_train")
+    refused = c.post("/api/tenants/tenant-c/jobs", json={"kind": "maintenance_score"},
+                     headers=team)  # fmt: skip
+    assert refused.status_code == 404
     # It manages nothing: settings and grants stay the tenant admin's.
     assert c.get("/api/tenants/tenant-a/settings", headers=team).status_code == 403
     assert c.put("/api/tenants/tenant-a/service-teams/othercare", headers=team).status_code == 403
