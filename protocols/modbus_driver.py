@@ -208,7 +208,7 @@ class ModbusDriver:
             if wanted is None or slot.index in wanted:
                 code = self._refusal_codes.get(slot.index, ILLEGAL_DATA_ADDRESS)
                 samples[slot.index] = self._bad(slot.tag, started, code)
-        learned = False
+        learned = refused = False
         pool = self._pool
         try:
             # Straight to the pool and back, no helper coroutines in between: every await
@@ -216,6 +216,7 @@ class ModbusDriver:
             for request in self._requests_for(indices):
                 response = await pool.request(*self._prepared(request))
                 if response.isError():
+                    refused = True
                     learned |= await self._refused(request, response, started, samples)
                 else:
                     self._fill(request, response, started, samples)
@@ -226,6 +227,10 @@ class ModbusDriver:
         self.failed_cycles = 0
         if learned:
             self._replan()
+        if indices is None and not refused:
+            # Every tag is in a planned request or blocked, and an answered request fills
+            # all of its tags: nothing to leave out.
+            return samples  # type: ignore[return-value]
         return [s for s in samples if s is not None]
 
     def _prepared(self, request: ReadRequest) -> tuple[str, Any]:
