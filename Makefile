@@ -13,7 +13,7 @@ demo: $(STAMP)
 test: $(STAMP) system-packages
 	@mkdir -p $(ARTIFACTS)
 	@echo "screenshots and logs of this run: $(abspath $(ARTIFACTS))"
-	MINGZHOU_ARTIFACTS=$(abspath $(ARTIFACTS)) $(BIN)/pytest -q
+	MINGZHOU_ARTIFACTS=$(abspath $(ARTIFACTS)) $(BIN)/pytest -q --durations=25
 	@echo "screenshots and logs of this run: $(abspath $(ARTIFACTS))"
 
 bench: $(STAMP) system-packages

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from protocols.sample import Value
@@ -39,8 +40,10 @@ class PlantServer:
         self.host = host
         self.port = port
         self.model = plant.model(seed)
-        # While frozen the served values stay put, so two readers can be compared exactly.
-        self.frozen = False
+        # While frozen the served values stay put, so two readers can be compared exactly,
+        # and the model clock stands still (only fast_forward moves it).
+        self._frozen_since: float | None = None
+        self._frozen_s = 0.0
         # The values most recently published, keyed by (asset, tag). Measurement noise is
         # drawn when values are taken, so this is the only record of what was served.
         self.served: Snapshot = {}
@@ -74,7 +77,7 @@ class PlantServer:
 
     async def start(self) -> None:
         await self._serve()
-        self._started_at = asyncio.get_running_loop().time()
+        self._started_at = time.monotonic()
         await self.update()
         self._task = asyncio.create_task(self._update_loop(), name=f"sim {self.endpoint}")
         log.info("%s simulator %s serving on %s", self.protocol, self.plant.key, self.endpoint)
@@ -93,10 +96,30 @@ class PlantServer:
         await self._shutdown()
 
     @property
+    def frozen(self) -> bool:
+        return self._frozen_since is not None
+
+    @frozen.setter
+    def frozen(self, value: bool) -> None:
+        now = time.monotonic()
+        if value and self._frozen_since is None:
+            self._frozen_since = now
+        elif not value and self._frozen_since is not None:
+            self._frozen_s += now - self._frozen_since
+            self._frozen_since = None
+
+    @property
     def model_time(self) -> float:
-        """Seconds of plant life the model should have lived by now."""
-        elapsed = asyncio.get_running_loop().time() - self._started_at
-        return elapsed * self.speed + self._skipped_s
+        """Seconds of plant life the model should have lived by now.
+
+        Wall time spent frozen does not count: a recording that steps a frozen plant by
+        fast_forward must see exactly the steps it asked for. Even a tiny speed let wall
+        time add a sliver to each step, an extra sub-step that drew noise, so the same
+        seed recorded a different history from run to run."""
+        now = time.monotonic()
+        since = self._frozen_since
+        frozen = self._frozen_s + (now - since if since is not None else 0.0)
+        return max(0.0, now - self._started_at - frozen) * self.speed + self._skipped_s
 
     async def fast_forward(self, seconds: float) -> None:
         """Step the plant ``seconds`` ahead now (faults develop meanwhile) and publish."""
