@@ -49,7 +49,6 @@ DEFAULT_MB = 64
 KEYS_PER_FETCH = 100
 # Python's own bookkeeping for one entry (dict slot, tuple key, arrays' headers).
 _ENTRY_OVERHEAD = 600
-_INTEGERS = (ValueKind.INT,)
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ def _dtype(kind: ValueKind, part: str) -> Any:
         return np.int64
     if kind is ValueKind.FLOAT:
         return np.float64
-    if kind in _INTEGERS:
+    if kind is ValueKind.INT:
         return np.int64
     return object  # bool and text: last only
 

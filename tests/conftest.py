@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 # One OpenMP thread per model fit: the suite's models are small, and with servers and
 # browsers busy on the same two cores, OpenMP's spinning threads made a 3-s gradient-boosting
@@ -35,3 +37,17 @@ def artifacts() -> Path:
     path = Path(os.environ.get("MINGZHOU_ARTIFACTS", "test-artifacts")).resolve()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture
+def sqlite_session(tmp_path: Path) -> Iterator[Session]:
+    """A session on a fresh, migrated SQLite metadata store (where the engine does not
+    matter to what a test checks)."""
+    from tenants.db import make_engine, session_factory, upgrade
+
+    url = f"sqlite:///{tmp_path / 'meta.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        yield session
+    engine.dispose()

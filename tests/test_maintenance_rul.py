@@ -3,11 +3,10 @@ recorded on the simulated pump station, and predicted for a new failure."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
 from historian import SqliteHistorian
 from maintenance.asset_history import ns_instant
@@ -15,7 +14,6 @@ from maintenance.rul_training import train_rul
 from maintenance.scoring import open_predictions, score
 from maintenance.training import train
 from maintenance.work_order_models import WorkOrder
-from tenants.db import make_engine, session_factory, upgrade
 from tests.maintenance_records import tenants
 from tests.maintenance_sim_data import HOUR_NS, PUMPS, T0, RecordedFailures
 
@@ -24,13 +22,8 @@ SITE, LINE = PUMPS[0].site, PUMPS[0].line
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator:
-    url = f"sqlite:///{tmp_path / 'meta.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    with session_factory(engine)() as session:
-        yield session
-    engine.dispose()
+def session(sqlite_session: Session) -> Session:
+    return sqlite_session
 
 
 def found_failure(session, tenant_id: int, asset: str, at_ns: int) -> None:

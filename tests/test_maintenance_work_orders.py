@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,7 +28,7 @@ from maintenance.work_orders import (
     training_labels,
     transition,
 )
-from tenants.db import make_engine, session_factory, upgrade
+from tenants.db import make_engine, session_factory
 from tests.maintenance_records import NOW, contract, model_version, prediction, tenants
 from tests.maintenance_sim_data import HOUR_NS, PUMPS, T0, RecordedPlant
 
@@ -40,16 +39,6 @@ A = WorkOrderStatus
 @pytest.fixture
 def session(metadata_url: str) -> Iterator:
     engine = make_engine(metadata_url)
-    with session_factory(engine)() as session:
-        yield session
-    engine.dispose()
-
-
-@pytest.fixture
-def sqlite_session(tmp_path: Path) -> Iterator:
-    url = f"sqlite:///{tmp_path / 'meta.db'}"
-    upgrade(url)
-    engine = make_engine(url)
     with session_factory(engine)() as session:
         yield session
     engine.dispose()

@@ -10,11 +10,11 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from maintenance import webhook_destinations
 from maintenance.alert_delivery import RetryPolicy, deliver_due
@@ -26,7 +26,6 @@ from maintenance.webhook_destinations import (
     DestinationRefused,
     DestinationUnresolved,
 )
-from tenants.db import make_engine, session_factory, upgrade
 from tests.alert_receivers import webhook_receiver
 from tests.conftest import free_port
 from tests.maintenance_records import NOW, contract, model_version, prediction, tenants
@@ -78,15 +77,10 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
 
 
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator:
+def session(sqlite_session: Session) -> Session:
     # SQLite is enough: the policy does not depend on the engine (the alert tests run
     # delivery on both).
-    url = f"sqlite:///{tmp_path / 'meta.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    with session_factory(engine)() as session:
-        yield session
-    engine.dispose()
+    return sqlite_session
 
 
 # --- the policy --------------------------------------------------------------------------
