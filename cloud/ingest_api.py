@@ -10,13 +10,12 @@ written, because InfluxDB would store the valid lines of a partly bad body.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from cloud.principals import principal, require_agent
 from cloud.rate_limits import TenantRateLimiter
@@ -31,6 +30,7 @@ from historian import HistorianError, HistorianUnavailable, Point, SeriesKey
 from historian.base import format_key
 from historian.line_protocol import (
     LineProtocolError,
+    ValidatedBody,
     encode_for_influxdb,
     validate_line_protocol,
 )
@@ -42,15 +42,51 @@ from tenants.scope import Principal, TenantScope
 router = APIRouter(prefix="/api/ingest", tags=["ingest"])
 
 
-def _authenticated_agent(request: Request) -> Principal:
+# What the checks need of the tenant and its plan, as plain columns in one query (loading
+# ORM objects costs several times more, on every batch); built once, as building it cost
+# as much as running it.
+_TENANT_AND_PLAN = (
+    select(
+        Tenant.key,
+        Tenant.created_at,
+        Tenant.storage_database,
+        Plan.max_series,
+        Plan.ingest_points_per_s,
+        Tenant.unknown_tags,
+    )
+    .join(Plan, Tenant.plan_id == Plan.id)
+    .where(Tenant.id == bindparam("tenant_id"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Writer:
+    """The edge agent behind the token, and what ingest needs of its tenant and plan."""
+
+    agent: Principal
+    scope: TenantScope  # its write check asks nothing of the (closed) session
+    tenant: TenantSeries
+    database: str
+    max_series: int
+    rate: int
+    unknown_tags: str
+
+
+def _authenticated_agent(request: Request) -> _Writer:
     """The edge agent behind the token, with the answers ``principal`` and
-    ``require_agent`` give (401 / 403). Blocking: called inside the request's one trip to
-    a worker thread, because chained sync dependencies cost a trip each and, at thousands
-    of batches per second, those trips are a good part of the work."""
+    ``require_agent`` give (401 / 403), and its tenant's plan, in one metadata session.
+    Blocking: called inside the request's one trip to a worker thread, because chained
+    sync dependencies cost a trip each and, at thousands of batches per second, those trips
+    are a good part of the work."""
     with request.app.state.sessions() as session:
         agent = require_agent(principal(request, session))
+        key, created_at, database, max_series, rate, unknown_tags = session.execute(
+            _TENANT_AND_PLAN, {"tenant_id": agent.tenant_id}
+        ).one()  # the token's foreign key guarantees the tenant
         session.commit()  # authenticate_agent may have stamped the token's last use
-    return agent
+        scope = TenantScope(session, agent)
+    tenant = TenantSeries(key, agent.tenant_id or -1, created_at)
+    return _Writer(agent, scope, tenant, database, max_series, rate, unknown_tags)
 
 
 class JsonPoint(BaseModel):
@@ -89,48 +125,35 @@ async def _body(request: Request, limit: int) -> bytes:
 class _Batch:
     """A request's points, validated and encoded as line protocol, ready for any store."""
 
-    body: bytes
-    point_count: int
-    series_keys: frozenset[SeriesKey]
-    unit: str  # what the numbers in messages count: "line" or "point"
-    first: Callable[[SeriesKey], int]  # the number of a series' first point, for messages
+    validated: ValidatedBody
+    unit: str  # what its line numbers count in the request: "line" or "point"
+
+    @property
+    def point_count(self) -> int:
+        return self.validated.point_count
+
+    def first(self, key: SeriesKey) -> int:
+        """The number of a series' first point, for messages."""
+        return self.validated.first_line(key)
 
     def where(self, key: SeriesKey) -> str:
         return f"{self.unit} {self.first(key)}"
 
 
-def _store(request: Request, agent: Principal, batch: _Batch) -> Response:
+def _store(request: Request, writer: _Writer, batch: _Batch) -> Response:
     """Check the batch against the token and the plan, then write it. Blocking (metadata,
     Redis, the series store): one trip to a worker thread does all of it."""
     # The distinct series of the request; the checks run per series, not per point.
-    series_keys = set(batch.series_keys)
-    with request.app.state.sessions() as session:
-        scope = TenantScope(session, agent)
-        tenant_id = agent.tenant_id or -1
-        foreign = [key for key in series_keys if not scope.can_write(tenant_id, key.site)]
-        if foreign:
-            first = min(foreign, key=batch.first)
-            raise HTTPException(
-                403,
-                f"{batch.where(first)}: site {first.site!r} is not the site of this agent token",
-            )
-        # What the checks need of the tenant and its plan, as plain columns in one query
-        # (loading ORM objects costs several times more, on every batch).
-        row = session.execute(
-            select(
-                Tenant.key,
-                Tenant.created_at,
-                Tenant.storage_database,
-                Plan.max_series,
-                Plan.ingest_points_per_s,
-                Tenant.unknown_tags,
-            )
-            .join(Plan, Tenant.plan_id == Plan.id)
-            .where(Tenant.id == agent.tenant_id)
-        ).one()  # the token's foreign key guarantees the tenant
-        tenant_key, created_at, database, max_series, rate, unknown_tags = row
-        tenant_series = TenantSeries(tenant_key, agent.tenant_id or -1, created_at)
-    # The metadata session is closed before the slower series work.
+    series_keys = set(batch.validated.series_keys)
+    agent, tenant_series, rate = writer.agent, writer.tenant, writer.rate
+    tenant_id = agent.tenant_id or -1
+    foreign = [key for key in series_keys if not writer.scope.can_write(tenant_id, key.site)]
+    if foreign:
+        first = min(foreign, key=batch.first)
+        raise HTTPException(
+            403,
+            f"{batch.where(first)}: site {first.site!r} is not the site of this agent token",
+        )
     limiter: TenantRateLimiter = request.app.state.rate_limiter
     capacity = limiter.window_capacity(rate)
     if batch.point_count > capacity:
@@ -139,7 +162,7 @@ def _store(request: Request, agent: Principal, batch: _Batch) -> Response:
             f"{batch.point_count} points in one request; your plan takes at most {capacity}:"
             " send smaller batches",
         )
-    historian = request.app.state.storage.historian(database)
+    historian = request.app.state.storage.historian(writer.database)
     registry: SeriesRegistry = request.app.state.series_registry
     headers: dict[str, str] = {}
     if not registry.all_known(tenant_series, series_keys):
@@ -150,7 +173,7 @@ def _store(request: Request, agent: Principal, batch: _Batch) -> Response:
             unknown = unknown_series(session, agent.tenant_id or -1, series_keys)
         if unknown:
             first = min(unknown, key=batch.first)
-            if unknown_tags == "reject":
+            if writer.unknown_tags == "reject":
                 raise HTTPException(
                     422,
                     f"{batch.where(first)}: {format_key(first)} is not in the asset model, and"
@@ -162,7 +185,7 @@ def _store(request: Request, agent: Principal, batch: _Batch) -> Response:
             registry.admit(
                 tenant_series,
                 series_keys,
-                max_series,
+                writer.max_series,
                 lambda: [info.key for info in historian.list_series()],
             )
         except SeriesQuotaExceeded as exc:
@@ -176,7 +199,7 @@ def _store(request: Request, agent: Principal, batch: _Batch) -> Response:
             raise _unavailable(exc) from None
         except SeriesQuotaUnavailable as exc:
             raise HTTPException(503, f"{exc}; retry shortly", {"Retry-After": "5"}) from None
-    wait = limiter.admit(tenant_key, batch.point_count, rate)
+    wait = limiter.admit(tenant_series.key, batch.point_count, rate)
     if wait is not None:
         raise HTTPException(
             429,
@@ -184,7 +207,7 @@ def _store(request: Request, agent: Principal, batch: _Batch) -> Response:
             {"Retry-After": f"{wait:.0f}"},
         )
     try:
-        written = historian.write_line_protocol(batch.body, batch.point_count)
+        written = historian.write_line_protocol(batch.validated)
     except HistorianUnavailable as exc:
         raise _unavailable(exc) from None
     except HistorianError as exc:
@@ -213,15 +236,12 @@ async def ingest_line_protocol(request: Request) -> Response:
 
 
 def _ingest_line_protocol(request: Request, body: bytes) -> Response:
-    agent = _authenticated_agent(request)  # before any work on the body
+    writer = _authenticated_agent(request)  # before any work on the body
     try:
         validated = validate_line_protocol(body)
     except LineProtocolError as exc:
         raise HTTPException(400, str(exc)) from None
-    batch = _Batch(
-        validated.body, validated.point_count, validated.series_keys, "line", validated.first_line
-    )
-    return _store(request, agent, batch)
+    return _store(request, writer, _Batch(validated, "line"))
 
 
 @router.post("/json", status_code=204, response_class=Response)
@@ -231,9 +251,10 @@ async def ingest_json(points: list[JsonPoint], request: Request) -> Response:
 
 
 def _ingest_json(request: Request, points: list[JsonPoint]) -> Response:
-    agent = _authenticated_agent(request)
+    writer = _authenticated_agent(request)
     lines: list[str] = []
     first_points: dict[SeriesKey, int] = {}
+    stamps: set[int] = set()
     for number, p in enumerate(points, start=1):
         try:
             when = p.time if isinstance(p.time, int) else parse_instant(p.time)
@@ -242,11 +263,12 @@ def _ingest_json(request: Request, points: list[JsonPoint]) -> Response:
         except ValueError as exc:
             raise HTTPException(400, f"point {number}: {exc}") from None
         first_points.setdefault(point.key, number)
-    batch = _Batch(
+        stamps.add(when)
+    validated = ValidatedBody(
         "\n".join(lines).encode("utf-8"),
         len(lines),
         frozenset(first_points),
-        "point",
-        first_points.__getitem__,
+        frozenset(str(stamp).encode("ascii") for stamp in stamps),
+        _first_lines=first_points,
     )
-    return _store(request, agent, batch)
+    return _store(request, writer, _Batch(validated, "point"))

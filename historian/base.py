@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from historian.line_protocol import LineProtocolError, parse_line_protocol
+from historian.line_protocol import LineProtocolError, ValidatedBody, parse_line_protocol
 from historian.model import Aggregate, HistorianError, Point, SeriesKey, ValueKind
 from protocols.sample import Value
 
@@ -17,16 +17,12 @@ class HistorianBase:
     def write(self, points: Iterable[Point]) -> int:
         raise NotImplementedError
 
-    def write_line_protocol(self, body: str | bytes, point_count: int | None = None) -> int:
+    def write_line_protocol(self, body: str | bytes | ValidatedBody) -> int:
         """Parse the whole body first so a malformed line leaves nothing written."""
+        if isinstance(body, ValidatedBody):
+            body = body.body
         text = body if isinstance(body, str) else _utf8(body)
-        points = parse_line_protocol(text)
-        if point_count is not None and len(points) != point_count:
-            # A validated body always agrees; disagreement means a caller bug, not bad data.
-            raise HistorianError(
-                f"body holds {len(points)} points, but {point_count} were announced"
-            )
-        return self.write(points)
+        return self.write(parse_line_protocol(text))
 
     def __enter__(self) -> HistorianBase:
         return self

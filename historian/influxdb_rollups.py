@@ -82,12 +82,28 @@ def hours_of_timestamps(timestamps: Iterable[int]) -> set[int]:
 def hours_of_body(body: bytes) -> set[int]:
     """Every hour a line-protocol body's points may fall in, found without parsing it.
 
-    Each distinct head (the timestamp without its last 12 digits) spans 1,000 s, at most
-    two hours: both are marked. A string field holding a newline after a number can only
-    add an hour, never hide one, and an extra mark costs one needless roll.
+    A string field holding a newline after a number can only add an hour, never hide one,
+    and an extra mark costs one needless roll.
     """
+    return _hours_of_heads(set(_TIMESTAMP_HEADS.findall(body)))
+
+
+def hours_of_stamps(stamps: Iterable[bytes]) -> set[int]:
+    """Every hour points with these timestamps, as line protocol writes them (ASCII
+    digits, a sign allowed, leading zeros too), may fall in."""
+    heads = set()
+    for stamp in stamps:
+        negative = stamp.startswith(b"-")
+        # Without its last 12 digits; b"" or b"-" when it has no more, as the regex gives.
+        heads.add(stamp[:-12] if len(stamp) - negative > 12 else stamp[:negative])
+    return _hours_of_heads(heads)
+
+
+def _hours_of_heads(heads: Iterable[bytes]) -> set[int]:
+    """Each distinct head (a timestamp without its last 12 digits) spans 1,000 s, at most
+    two hours: both are marked."""
     hours: set[int] = set()
-    for head in set(_TIMESTAMP_HEADS.findall(body)):
+    for head in heads:
         if head in (b"", b"-"):  # within 10^12 ns of the epoch: both hours there
             hours.update((-HOUR_NS, 0))
             continue

@@ -34,7 +34,7 @@ from historian.influxdb_minute_cache import (
     shared_cache,
 )
 from historian.influxql import quote_ident
-from historian.line_protocol import encode_points, validate_line_protocol
+from historian.line_protocol import ValidatedBody, encode_points, validate_line_protocol
 from historian.model import (
     MEASUREMENT,
     Aggregate,
@@ -167,24 +167,22 @@ class InfluxV1Historian(HistorianBase):
             written += len(batch) - self._expired(self._writer.write(body), hours, len(batch))
         return written
 
-    def write_line_protocol(self, body: str | bytes, point_count: int | None = None) -> int:
+    def write_line_protocol(self, body: str | bytes | ValidatedBody) -> int:
         """Forward a validated body to /write as it is, in one request.
 
-        Without ``point_count`` the body is validated first (validate_line_protocol), so a
-        malformed line is refused before InfluxDB, which would store the valid lines of a
-        partly bad body, sees any of it.
+        Any other body is validated first (validate_line_protocol), so a malformed line is
+        refused before InfluxDB, which would store the valid lines of a partly bad body,
+        sees any of it.
         """
-        raw = body.encode("utf-8") if isinstance(body, str) else body
-        if point_count is None:
-            validated = validate_line_protocol(raw)
-            raw, point_count = validated.body, validated.point_count
-        if point_count == 0:
+        if not isinstance(body, ValidatedBody):
+            body = validate_line_protocol(body.encode("utf-8") if isinstance(body, str) else body)
+        if body.point_count == 0:
             return 0
         if self._create_database:
             self.ensure_database()
-        hours = influxdb_rollups.hours_of_body(raw)
-        dropped = self._writer.write(raw.rstrip(b"\n") + influxdb_rollups.mark_lines(hours))
-        return point_count - self._expired(dropped, hours, point_count)
+        hours = influxdb_rollups.hours_of_stamps(body.timestamps)
+        raw = body.body.rstrip(b"\n") + influxdb_rollups.mark_lines(hours)
+        return body.point_count - self._expired(self._writer.write(raw), hours, body.point_count)
 
     def _expired(self, dropped: int, hours: set[int], point_count: int) -> int:
         """Points InfluxDB dropped as older than the retention (it stored the rest): its

@@ -12,9 +12,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from protocols.sample import Value
+
+if TYPE_CHECKING:
+    from historian.line_protocol import ValidatedBody
 
 MEASUREMENT = "telemetry"
 
@@ -120,13 +123,13 @@ class Historian(Protocol):
         """Store points; returns how many."""
         ...
 
-    def write_line_protocol(self, body: str | bytes, point_count: int | None = None) -> int:
+    def write_line_protocol(self, body: str | bytes | ValidatedBody) -> int:
         """Store line protocol in this platform's schema; returns points written.
 
         Raises LineProtocolError naming the line on malformed input; nothing from a
-        rejected body is written. With ``point_count``, the body is one that
-        ``validate_line_protocol`` returned holding that many points: a store that speaks
-        line protocol (InfluxDB) forwards it as it is; the others parse it.
+        rejected body is written. A body that ``validate_line_protocol`` returned is not
+        checked again: a store that speaks line protocol (InfluxDB) forwards it as it is;
+        the others parse it.
         """
         ...
 

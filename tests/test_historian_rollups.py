@@ -17,10 +17,11 @@ from historian.influxdb_rollups import (
     ROLLUP_1M,
     Segment,
     hours_of_body,
+    hours_of_stamps,
     plan,
 )
 from historian.influxdb_v1 import InfluxV1Historian
-from historian.line_protocol import encode_points
+from historian.line_protocol import encode_points, validate_line_protocol
 
 S = 1_000_000_000
 T0 = 1_790_004_000 * S  # 20 past an hour: hours do not line up with the data's start
@@ -177,6 +178,35 @@ def test_a_body_marks_every_hour_its_points_fall_in() -> None:
     ] + [2**63 - 2, -(2**63) + 2]
     body = encode_points([Point(KEYS[0], ts, 1.0) for ts in stamps]).encode()
     assert {ts - ts % HOUR_NS for ts in stamps} <= hours_of_body(body)
+
+
+def test_the_validated_timestamps_mark_the_hours_a_scan_of_the_body_would() -> None:
+    """Ingest takes the hours from the timestamps validation captured, not from a second
+    pass: both give the same hours, whichever path validated the body."""
+    rng = random.Random(11)
+    stamps = [
+        sign * rng.randrange(10 ** (digits - 1), 10**digits)
+        for digits in range(1, 20)
+        for sign in (1, -1)
+        for _ in range(10)
+    ]
+    stamps = [ts for ts in stamps if abs(ts) < 2**63 - 2]
+    fast = encode_points([Point(KEYS[t % 4], ts, 1.0) for t, ts in enumerate(stamps)]).encode()
+    odd = b"\n".join(  # leading zeros, and lines only the full parser reads
+        [
+            b"telemetry,a=b float=1 -0999999999999",
+            b"telemetry,a=b float=1 0001234567890123",
+            b"telemetry,asset=a,line=l,site=s,tag=t float=1 -007",
+            b"telemetry,asset=a,line=l,site=s,tag=t\\ x float=2 3600000000000",
+        ]
+    )
+    for body in (fast, fast + b"\n" + odd, odd):
+        validated_hours = hours_of_stamps({line.rsplit(b" ", 1)[1] for line in body.split(b"\n")})
+        assert validated_hours == hours_of_body(body)
+    for body in (fast, fast + b"\n" + odd.split(b"\n", 2)[2]):
+        validated = validate_line_protocol(body)
+        assert hours_of_stamps(validated.timestamps) == hours_of_body(body)
+        assert {ts - ts % HOUR_NS for ts in stamps} <= hours_of_stamps(validated.timestamps)
 
 
 def test_plan_cuts_only_at_window_boundaries() -> None:

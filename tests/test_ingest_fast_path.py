@@ -1,5 +1,5 @@
 """Ingest without building points: the line-protocol validator, the historian's
-``write_line_protocol(body, point_count)`` on both stores, /api/ingest on both stores
+``write_line_protocol`` of a validated body on both stores, /api/ingest on both stores
 (every refusal, hostile names), and the series quota, in memory and in Redis shared by
 two real API processes."""
 
@@ -22,7 +22,6 @@ from cloud.platform_app import create_platform_app
 from cloud.platform_settings import PlatformSettings
 from historian import (
     Historian,
-    HistorianError,
     InfluxV1Historian,
     LineProtocolError,
     Point,
@@ -190,7 +189,7 @@ def test_a_body_that_is_not_utf8_names_line_and_byte() -> None:
         validate_line_protocol(OK.encode() + b"\ntelemetry,asset=\xff")
 
 
-# --- the historian contract: write_line_protocol(body, point_count) ----------------------
+# --- the historian contract: write_line_protocol(validated body) --------------------------
 
 
 @pytest.fixture(params=["sqlite", "influxdb"])
@@ -223,7 +222,7 @@ def expected_contents(body: bytes) -> dict[SeriesKey, list[tuple[int, object]]]:
 def test_a_validated_body_is_stored_as_the_parser_reads_it(store: Historian) -> None:
     body = mixed_body()
     validated = validate_line_protocol(body, now_ns=NOW)
-    assert store.write_line_protocol(validated.body, validated.point_count) == len(
+    assert store.write_line_protocol(validated) == len(
         parse_line_protocol(body.decode(), now_ns=NOW)
     )
     assert contents(store) == expected_contents(body)
@@ -236,7 +235,7 @@ def test_both_stores_hold_the_same_data_from_the_same_body(tmp_path: Path, influ
     influx = InfluxV1Historian(influxd.url, influxd.new_database())
     try:
         for historian in (sqlite, influx):
-            historian.write_line_protocol(validated.body, validated.point_count)
+            historian.write_line_protocol(validated)
         assert contents(sqlite) == contents(influx) == expected_contents(body)
         assert sqlite.list_series() == influx.list_series()
     finally:
@@ -254,14 +253,6 @@ def test_an_unvalidated_body_is_checked_whole_before_anything_is_written(
     assert store.list_series() == []
     assert store.write_line_protocol(batch()) == 20
     assert len(store.list_series()) == 5
-
-
-def test_sqlite_refuses_a_point_count_that_disagrees(tmp_path: Path) -> None:
-    historian = SqliteHistorian(tmp_path / "count.db")
-    with pytest.raises(HistorianError, match="holds 20 points, but 21 were announced"):
-        historian.write_line_protocol(batch(), 21)
-    assert historian.list_series() == []
-    historian.close()
 
 
 # --- /api/ingest on both stores -----------------------------------------------------------
