@@ -9,7 +9,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from tenants.models import AgentToken, AuditEvent, utcnow
@@ -64,13 +64,19 @@ def create_agent_token(
     return IssuedToken(row.id, token)
 
 
-# Built once: every ingest request runs it, and building the statement cost as much as
-# running it.
-_BY_HASH = select(AgentToken).where(AgentToken.token_hash == bindparam("token_hash"))
+# Built once, as plain columns: every ingest request runs it, and building the statement
+# or loading an ORM object cost as much as running it.
+_BY_HASH = select(
+    AgentToken.id,
+    AgentToken.tenant_id,
+    AgentToken.site,
+    AgentToken.revoked_at,
+    AgentToken.last_used_at,
+).where(AgentToken.token_hash == bindparam("token_hash"))
 
 
 def authenticate_agent(session: Session, token: str) -> AgentIdentity:
-    row = session.scalar(_BY_HASH, {"token_hash": _digest(token)})
+    row = session.execute(_BY_HASH, {"token_hash": _digest(token)}).one_or_none()
     if row is None or row.revoked_at is not None:
         raise AgentTokenError("unknown or revoked agent token")
     now = utcnow()
@@ -80,7 +86,7 @@ def authenticate_agent(session: Session, token: str) -> AgentIdentity:
     # Once a minute is enough to see which agents are alive; a write per request would
     # make every ingest a metadata write.
     if last is None or now - last > LAST_USED_RESOLUTION:
-        row.last_used_at = now
+        session.execute(update(AgentToken).where(AgentToken.id == row.id).values(last_used_at=now))
     return AgentIdentity(row.id, row.tenant_id, row.site)
 
 
