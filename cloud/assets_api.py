@@ -103,7 +103,8 @@ def _managed(session: DbSession, key: str, scope: Scope) -> Tenant:
     return tenant
 
 
-def _refused(exc: AssetModelError) -> HTTPException:
+def refused(exc: AssetModelError) -> HTTPException:
+    """The answer to a refused asset-model change (the industry templates' API gives it too)."""
     if exc.status == 422:
         # The shape of FastAPI's own validation errors, so clients read one format.
         detail: Any = [{"loc": ["body", *exc.loc], "msg": exc.message, "type": "value_error"}]
@@ -165,7 +166,7 @@ def onboard(
     try:
         asset = onboard_asset(session, tenant, body, caller.name, tenant_catalog(session, tenant))
     except AssetModelError as exc:
-        raise _refused(exc) from None
+        raise refused(exc) from None
     return _asset_out(asset)
 
 
@@ -263,7 +264,7 @@ def change_asset(
     try:
         update_asset(session, tenant, found, body, caller.name, tenant_catalog(session, tenant))
     except AssetModelError as exc:
-        raise _refused(exc) from None
+        raise refused(exc) from None
     return _asset_out(found)
 
 

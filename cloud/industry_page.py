@@ -44,7 +44,6 @@ from cloud.plant_pages import kpi_cache
 from cloud.principals import Caller, DbSession
 from cloud.production_kpi_cache import SiteKpis, merge
 from tenants.models import IndustryCloud, Tenant
-from tenants.roles import Role
 from tenants.scope import Principal, TenantScope
 
 router = APIRouter(include_in_schema=False)
@@ -87,11 +86,7 @@ def operator_cloud(cloud_key: str, session: DbSession, caller: Caller) -> Indust
     cloud = None
     if "\x00" not in cloud_key:  # PostgreSQL refuses even to compare a NUL
         cloud = session.scalar(select(IndustryCloud).where(IndustryCloud.key == cloud_key))
-    allowed = cloud is not None and (
-        caller.role is Role.PLATFORM_ADMIN
-        or (caller.role is Role.INDUSTRY_OPERATOR and caller.industry_cloud_id == cloud.id)
-    )
-    if not allowed:
+    if cloud is None or not TenantScope(session, caller).can_operate_industry_cloud(cloud.id):
         raise HTTPException(404, f"no industry cloud {cloud_key!r} that you operate")
     assert cloud is not None
     return cloud

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from cloud.assets_api import _refused
+from cloud.assets_api import refused
 from cloud.principals import DbSession, Scope, require_person
 from tenants.asset_onboarding import AssetModelError
 from tenants.asset_templates import AssetTemplate
@@ -122,7 +122,7 @@ def put_cloud_template_route(
     try:
         row, created = put_cloud_template(session, found, template, body, caller.name)
     except AssetModelError as exc:
-        raise _refused(exc) from None
+        raise refused(exc) from None
     response.status_code = 201 if created else 200
     return dict(row.document)
 

@@ -120,9 +120,11 @@ class AssetPatch(_Strict):
 _POSITIVE_ATTRIBUTES = ("ideal_cycle_time_s", "rated_power_kw")
 
 
-def _check_attributes(
+def check_attributes(
     attributes: dict[str, Any], defaults: dict[str, Any], where: str
 ) -> dict[str, Any]:
+    """The attributes, checked against the defaults' kinds (an industry template's own
+    attributes are checked by the same rule); AssetModelError names the first bad one."""
     for name, value in attributes.items():
         loc: Loc = (where, name)
         if not name.strip() or len(name) > 64:
@@ -242,7 +244,7 @@ def onboard_asset(
             f"no template {request.template!r}; there are: {', '.join(sorted(catalog))}",
         )
     specs = _tag_specs(request, template)
-    attributes = _check_attributes(
+    attributes = check_attributes(
         {**template.attributes, **request.attributes}, template.attributes, "attributes"
     )
     if request.address is not None:
@@ -349,7 +351,7 @@ def update_asset(
             if value is None:
                 attributes.pop(name, None)
             else:
-                _check_attributes({name: value}, defaults, "attributes")
+                check_attributes({name: value}, defaults, "attributes")
                 attributes[name] = value
         changes["attributes"] = sorted(patch.attributes)
     tags = {t.key: t for t in asset.tags}

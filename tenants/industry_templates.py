@@ -22,7 +22,7 @@ from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from tenants.asset_onboarding import AssetConflict, AssetModelError, _check_attributes
+from tenants.asset_onboarding import AssetConflict, AssetModelError, check_attributes
 from tenants.asset_templates import AssetTemplate, shipped_templates
 from tenants.db import Base
 from tenants.models import AuditEvent, IndustryCloud, Tenant, utcnow
@@ -129,7 +129,7 @@ def put_cloud_template(
         raise AssetModelError(("key",), f"{template.key!r} differs from {key!r} in the path")
     # The same rules onboarding applies to attributes, so the defaults never yield an
     # asset that onboarding then refuses.
-    _check_attributes(dict(template.attributes), {}, "attributes")
+    check_attributes(dict(template.attributes), {}, "attributes")
     document = template.model_dump(mode="json", exclude_none=True)
     row = find_cloud_template(session, cloud.id, key)
     created = row is None
