@@ -2,7 +2,9 @@
 
 1. Ingest: agents' line-protocol batches of 5,000 points posted to /api/ingest (token,
    scope, parsing, rate limit, write) against the same bodies posted straight to
-   influxd's /write.
+   influxd's /write: gzip-compressed, as the edge agent sends them to either, then
+   uncompressed. The two run in turn, round after round, and each round's ratio is
+   taken within the round: this machine's speed drifts by more than the difference.
 2. Query: a 24-hour chart of 50 tags recorded every second (4.3 M points, ingested
    through the API), read as a chart reads it: one POST /api/tenants/{key}/query for all
    50 series with the default budget of 1,000 points a series, which the API downsamples
@@ -16,6 +18,7 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 import statistics
 import tempfile
@@ -34,7 +37,8 @@ from tests.platform_process import ADMIN, start_replica, stop_replica
 
 BATCH = 5000
 BATCHES = 60
-INGEST_ROUNDS = 5  # 1.5 M points, within the plan's 2 M a 10-second window
+INGEST_ROUNDS = 9  # paired rounds of each body form
+PLAN_WINDOW_S, PLAN_WINDOW_POINTS = 10, 2_000_000  # the enterprise plan: 200,000 points/s
 CHART_REQUESTS = 20  # repeated chart queries for the median and p95
 T0 = 1_790_000_000_000_000_000
 
@@ -75,30 +79,22 @@ def main() -> None:
                 ).json()["token"]
                 bodies = _bodies("site-1", 50, BATCH * BATCHES // 50, T0)
                 headers = {"Authorization": f"Token {token}"}
-                raw = api = 0.0
+                window = _PlanWindow()
                 with httpx.Client(timeout=60) as client:
-                    # Rounds of raw then API, the best of each: a machine's load drifts,
-                    # and one pass of each read the drift as much as the difference.
-                    for _ in range(INGEST_ROUNDS):
-                        started = time.perf_counter()
-                        for body in bodies:
-                            client.post(
-                                f"{influx.url}/write",
-                                params={"db": "mz_bench_co", "precision": "ns"},
-                                content=body,
-                            ).raise_for_status()
-                        raw = max(raw, len(bodies) * BATCH / (time.perf_counter() - started))
-                        started = time.perf_counter()
-                        for body in bodies:
-                            client.post(
-                                f"{url}/api/ingest", content=body, headers=headers
-                            ).raise_for_status()
-                        api = max(api, len(bodies) * BATCH / (time.perf_counter() - started))
-                print(
-                    f"  ingest, batches of {BATCH}, best of {INGEST_ROUNDS} rounds:"
-                    f" API {api:>9,.0f} points/s;"
-                    f" raw /write {raw:>9,.0f} points/s; ratio {api / raw:.2f}"
-                )
+                    for form, sent, encoding in (
+                        ("gzip, as the edge agent sends them", _gzipped(bodies), "gzip"),
+                        ("uncompressed", bodies, None),
+                    ):
+                        rounds = _ingest_rounds(
+                            client, influx.url, url, sent, headers, encoding, window
+                        )
+                        print(
+                            f"  ingest, batches of {BATCH} ({form}), {INGEST_ROUNDS} rounds:"
+                            f" API / raw /write median {rounds['median']:.2f}"
+                            f" (rounds {rounds['low']:.2f}-{rounds['high']:.2f}; aim > 0.6);"
+                            f" best rounds: API {rounds['api']:>9,.0f} points/s,"
+                            f" raw {rounds['raw']:>9,.0f} points/s"
+                        )
 
                 print(
                     "  ingesting 24 h of 50 tags at 1 s (4.3 M points) through the API …",
@@ -155,6 +151,64 @@ def main() -> None:
                 )
             finally:
                 stop_replica(process)
+
+
+def _gzipped(bodies: list[bytes]) -> list[bytes]:
+    return [gzip.compress(body, compresslevel=1) for body in bodies]  # the edge agent's level
+
+
+class _PlanWindow:
+    """Keeps timed API rounds inside the plan's rate: waits (untimed) for a fresh 10-second
+    window when the next round would pass the current one's points."""
+
+    def __init__(self) -> None:
+        self.opened = 0.0
+        self.points = PLAN_WINDOW_POINTS  # as if spent: the first round opens a window
+
+    def before(self, points: int) -> None:
+        if self.points + points > PLAN_WINDOW_POINTS:
+            time.sleep(max(0.0, self.opened + PLAN_WINDOW_S + 0.5 - time.monotonic()))
+            self.opened, self.points = time.monotonic(), 0
+        self.points += points
+
+
+def _ingest_rounds(
+    client: httpx.Client,
+    influx_url: str,
+    url: str,
+    bodies: list[bytes],
+    headers: dict[str, str],
+    encoding: str | None,
+    window: _PlanWindow,
+) -> dict[str, float]:
+    """Rounds of the same bodies to raw /write then to the API; points/s of each."""
+    extra = {"Content-Encoding": encoding} if encoding else {}
+    raw_rates, api_rates = [], []
+    for _ in range(INGEST_ROUNDS):
+        started = time.perf_counter()
+        for body in bodies:
+            client.post(
+                f"{influx_url}/write",
+                params={"db": "mz_bench_co", "precision": "ns"},
+                content=body,
+                headers=extra,
+            ).raise_for_status()
+        raw_rates.append(len(bodies) * BATCH / (time.perf_counter() - started))
+        window.before(len(bodies) * BATCH)
+        started = time.perf_counter()
+        for body in bodies:
+            client.post(
+                f"{url}/api/ingest", content=body, headers={**headers, **extra}
+            ).raise_for_status()
+        api_rates.append(len(bodies) * BATCH / (time.perf_counter() - started))
+    ratios = [api / raw for api, raw in zip(api_rates, raw_rates, strict=True)]
+    return {
+        "median": statistics.median(ratios),
+        "low": min(ratios),
+        "high": max(ratios),
+        "api": max(api_rates),
+        "raw": max(raw_rates),
+    }
 
 
 def _ingest(client: httpx.Client, url: str, body: bytes, headers: dict[str, str]) -> None:
