@@ -11,12 +11,13 @@ from itertools import groupby
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from cloud.agents_api import AgentOut, agent_view, tenant_for_people
 from cloud.principals import DbSession, Scope, require_person
+from cloud.usage_api import TenantUsage, tenant_usage
 from tenants.agent_registry import STALE_AFTER_INTERVALS, agents_of
 from tenants.models import utcnow
 from tenants.scope import Principal
@@ -59,6 +60,14 @@ def agents_page(
     now = utcnow()
     agents = [agent_view(agent, now) for agent in agents_of(session, tenant.id, site)]
     sites = [(name, list(group)) for name, group in groupby(agents, key=lambda a: a.site)]
+    usage: TenantUsage | None = None
+    usage_error = None
+    if scope.can_read_usage(tenant.id):  # not for a granted operator or service team
+        try:
+            usage = tenant_usage(request, session, tenant)
+        except HTTPException as exc:
+            # Redis or the store away: the agents are still worth showing.
+            usage_error = str(exc.detail)
     return templates.TemplateResponse(
         request,
         "agents.html",
@@ -71,5 +80,7 @@ def agents_page(
             "badge": badge,
             "refresh": REFRESH_SECONDS,
             "stale_after": STALE_AFTER_INTERVALS,
+            "usage": usage,
+            "usage_error": usage_error,
         },
     )

@@ -42,6 +42,7 @@ from cloud import (
     service_page,
     service_teams_api,
     tenant_settings_api,
+    usage_api,
     validation_errors,
 )
 from cloud.app import mount_static
@@ -110,6 +111,7 @@ def create_platform_app(settings: PlatformSettings) -> FastAPI:
     app.include_router(admin_api.router)
     app.include_router(assets_api.router)
     app.include_router(tenant_settings_api.router)
+    app.include_router(usage_api.router)  # /api/tenants/{key}/usage: quotas and use
     jobs_api.attach_jobs(app, settings)  # /api/tenants/{key}/jobs and the Celery app
     app.include_router(agents_api.router)  # agents: config and status
     app.include_router(agents_page.router)

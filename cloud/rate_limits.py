@@ -5,8 +5,11 @@ from __future__ import annotations
 import math
 import threading
 import time
+from dataclasses import dataclass
 
+import redis
 from limits import RateLimitItemPerSecond, storage, strategies
+from limits.errors import StorageError
 
 # Quotas are points per second, enforced over 10-second windows: an agent that sends a
 # 5-second backlog in one batch is within its rate, and a counter per window (INCRBY in
@@ -38,6 +41,27 @@ class _ProcessWindows:
             self._windows[key] = (ends, count)
         return None if count <= limit else ends - now
 
+    def current(self, key: str) -> tuple[int, float]:
+        """The count of the open window and seconds until it ends; (0, 0.0) when none is."""
+        now = time.time()
+        with self._lock:
+            ends, count = self._windows.get(key, (0.0, 0))
+        return (0, 0.0) if ends <= now else (count, ends - now)
+
+
+class RateLimitsUnavailable(Exception):
+    """The shared store of the rate limits (Redis) cannot be reached; retry later."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowUse:
+    """A tenant's current rate window: points counted (refused ones too, as they count
+    against the window), the window's limit, and seconds until it ends (0: none open)."""
+
+    counted: int
+    limit: int
+    resets_in_s: float
+
 
 class TenantRateLimiter:
     def __init__(self, uri: str) -> None:
@@ -60,6 +84,23 @@ class TenantRateLimiter:
             return None
         reset_at, _ = self._limiter.get_window_stats(item, "ingest", tenant_key)
         return max(1.0, math.ceil(reset_at - time.time()))
+
+    def window_use(self, tenant_key: str, per_second: int) -> WindowUse:
+        """What the tenant's current window has counted, without counting anything.
+        Blocking (Redis); raises RateLimitsUnavailable while Redis is away."""
+        limit = per_second * WINDOW_SECONDS
+        if self._windows is not None:
+            counted, resets_in = self._windows.current(f"{tenant_key}/{limit}")
+            return WindowUse(counted, limit, resets_in)
+        # The key admit's hits go to; the Storage API's get (the counter) and get_expiry,
+        # not get_window_stats, whose "remaining" stops at 0 and so hides refused points.
+        key = RateLimitItemPerSecond(limit, WINDOW_SECONDS).key_for("ingest", tenant_key)
+        try:
+            counted = self._storage.get(key)
+            resets_in = max(0.0, self._storage.get_expiry(key) - time.time()) if counted else 0.0
+        except (redis.RedisError, StorageError) as exc:
+            raise RateLimitsUnavailable(f"cannot reach Redis for the rate limits: {exc}") from exc
+        return WindowUse(counted, limit, resets_in)
 
     @staticmethod
     def window_capacity(per_second: int) -> int:

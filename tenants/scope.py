@@ -102,6 +102,21 @@ class TenantScope:
             p.role is Role.TENANT_ADMIN and p.tenant_id == tenant_id
         )
 
+    def can_read_usage(self, tenant_id: int) -> bool:
+        """How much of its plan's quotas a tenant uses: its own people (who plan its
+        series, agents and users; reading changes nothing) and platform admins. Not the
+        industry cloud's operator nor a granted service team: they may see its data, not
+        its account."""
+        p = self.principal
+        if p.role is Role.PLATFORM_ADMIN:
+            return True
+        return (
+            p.role is not None
+            and p.role.belongs_to_tenant
+            and not p.is_service_team
+            and p.tenant_id == tenant_id
+        )
+
     def can_operate_industry_cloud(self, industry_cloud_id: int) -> bool:
         """Change what an industry cloud carries for its members (its templates): its
         operators and platform admins."""
