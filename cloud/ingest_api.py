@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import bindparam, select
 
 from cloud.principals import principal, require_agent
-from cloud.rate_limits import TenantRateLimiter
+from cloud.rate_limits import RateLimitsUnavailable, TenantRateLimiter
 from cloud.series_quota import (
     SeriesQuotaExceeded,
     SeriesQuotaUnavailable,
@@ -199,7 +199,11 @@ def _store(request: Request, writer: _Writer, batch: _Batch) -> Response:
             raise _unavailable(exc) from None
         except SeriesQuotaUnavailable as exc:
             raise HTTPException(503, f"{exc}; retry shortly", {"Retry-After": "5"}) from None
-    wait = limiter.admit(tenant_series.key, batch.point_count, rate)
+    try:
+        wait = limiter.admit(tenant_series.key, batch.point_count, rate)
+    except RateLimitsUnavailable as exc:
+        # Known series never asked Redis; the rate is the first to find it away.
+        raise HTTPException(503, f"{exc}; retry shortly", {"Retry-After": "5"}) from None
     if wait is not None:
         raise HTTPException(
             429,

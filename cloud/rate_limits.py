@@ -73,16 +73,20 @@ class TenantRateLimiter:
             self._limiter = strategies.FixedWindowRateLimiter(self._storage)
 
     def admit(self, tenant_key: str, points: int, per_second: int) -> float | None:
-        """None when ``points`` fit the tenant's quota now; else seconds to wait."""
+        """None when ``points`` fit the tenant's quota now; else seconds to wait.
+        Blocking (Redis); raises RateLimitsUnavailable while Redis is away."""
         limit = per_second * WINDOW_SECONDS
         if self._windows is not None:
             # Keyed by the limit too, as limits keys it: a plan change starts a new count.
             wait = self._windows.hit(f"{tenant_key}/{limit}", points, limit, WINDOW_SECONDS)
             return None if wait is None else max(1.0, math.ceil(wait))
         item = RateLimitItemPerSecond(limit, WINDOW_SECONDS)
-        if self._limiter.hit(item, "ingest", tenant_key, cost=points):
-            return None
-        reset_at, _ = self._limiter.get_window_stats(item, "ingest", tenant_key)
+        try:
+            if self._limiter.hit(item, "ingest", tenant_key, cost=points):
+                return None
+            reset_at, _ = self._limiter.get_window_stats(item, "ingest", tenant_key)
+        except (redis.RedisError, StorageError) as exc:
+            raise RateLimitsUnavailable(f"cannot reach Redis for the rate limits: {exc}") from exc
         return max(1.0, math.ceil(reset_at - time.time()))
 
     def window_use(self, tenant_key: str, per_second: int) -> WindowUse:

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from cloud.platform_app import create_platform_app
 from cloud.platform_settings import PlatformSettings
+from cloud.rate_limits import TenantRateLimiter
 from historian import (
     Historian,
     InfluxV1Historian,
@@ -509,6 +510,24 @@ def test_redis_away_answers_503(tmp_path: Path) -> None:
         assert away.status_code == 503 and away.headers["Retry-After"] == "5"
         assert "cannot reach Redis for the series quota" in away.json()["detail"]
         assert client.app.state.storage.historian("mz_no_redis").list_series() == []
+
+
+def test_redis_lost_after_the_series_are_known_answers_503(tmp_path: Path) -> None:
+    """Known series never ask Redis, so the rate limit is the first to meet it away."""
+    with make_platform(tmp_path, f"sqlite:{tmp_path / 'series'}", REDIS_URL) as client:
+        tenant = f"lost-{uuid.uuid4().hex[:8]}"
+        auth = {"Authorization": f"Token {onboard(client, tenant)}"}
+        assert client.post("/api/ingest", content=batch(), headers=auth).status_code == 204
+        store = client.app.state.storage.historian("mz_" + tenant.replace("-", "_"))
+        stored = contents(store)
+        assert len(stored) == 5
+        # Redis gone: the limiter now talks to a port where nothing listens.
+        client.app.state.rate_limiter = TenantRateLimiter(f"redis://127.0.0.1:{free_port()}/0")
+        later = batch(start=T0 + 60 * S)
+        away = client.post("/api/ingest", content=later, headers=auth)
+        assert away.status_code == 503 and away.headers["Retry-After"] == "5"
+        assert away.json()["detail"].startswith("cannot reach Redis for the rate limits")
+        assert contents(store) == stored
 
 
 def _plan_for(metadata: str, tenant: str, max_series: int) -> None:
