@@ -17,7 +17,10 @@ class PortInUse(Exception):
 
 def bind(host: str, port: int, purpose: str) -> socket.socket:
     """A listening TCP socket, or PortInUse saying which option moves it elsewhere."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not the default 0: asyncio sets TCP_NODELAY only on connections of
+    # sockets that say they are TCP. Without it, Nagle holds a response's body until
+    # the client's delayed ACK of its headers: 40 ms on every keep-alive request.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
