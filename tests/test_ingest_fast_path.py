@@ -432,6 +432,18 @@ def test_every_refusal_says_why_and_writes_nothing(
     assert platform.historian().list_series() == []
 
 
+def test_gzip_is_inflated_only_for_a_known_token_and_only_up_to_the_limit(
+    platform: Platform,
+) -> None:
+    bomb = gzip.compress(b"#" * 3_000_000)  # 3 MB of comment: over the 2 MB limit inflated
+    stranger = platform.ingest(bomb, **{"Content-Encoding": "gzip", "Authorization": ""})
+    assert stranger.status_code == 401  # refused before a byte of it was inflated
+    too_big = platform.ingest(bomb, **{"Content-Encoding": "gzip"})
+    assert too_big.status_code == 413
+    assert "decompressed body is over the limit of 2000000" in too_big.json()["detail"]
+    assert platform.historian().list_series() == []
+
+
 def test_a_people_token_cannot_send(platform: Platform) -> None:
     admin = platform.client.post("/api/auth/login", json=ADMIN).json()["token"]
     refused = platform.ingest(batch(), Authorization=f"Bearer {admin}")
