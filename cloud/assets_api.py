@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from cloud.principals import DbSession, Scope, require_person
+from cloud.principals import DbSession, Scope, readable_tenant, require_person
 from cloud.site_agent_config import NothingToRead, render_yaml, site_agent_config
 from historian.durations import parse_duration
 from tenants.asset_addressing import AddressError
@@ -88,11 +88,7 @@ def _could_exist(*keys: str) -> bool:
 
 
 def _readable(session: DbSession, key: str, scope: Scope) -> Tenant:
-    tenant = None if "\x00" in key else session.scalar(select(Tenant).where(Tenant.key == key))
-    # The same answer for "no such tenant" and "not yours": keys are not to be probed.
-    if tenant is None or not scope.can_read_raw(tenant.id):
-        raise HTTPException(404, f"no tenant {key!r} whose asset model you may see")
-    return tenant
+    return readable_tenant(session, key, scope, "whose asset model you may see")
 
 
 def _managed(session: DbSession, key: str, scope: Scope) -> Tenant:

@@ -101,6 +101,17 @@ def require_agent(caller: Caller) -> Principal:
     return caller
 
 
+def readable_tenant(session: Session, key: str, scope: TenantScope, refusal: str) -> Tenant:
+    """Tenant ``key``, if the scope lets the caller read its data; else 404 "no tenant
+    {key} {refusal}", the same answer for "no such tenant" and "not yours", so tenant keys
+    cannot be probed."""
+    # PostgreSQL refuses even to compare a NUL: no tenant key holds one.
+    tenant = None if "\x00" in key else session.scalar(select(Tenant).where(Tenant.key == key))
+    if tenant is None or not scope.can_read_raw(tenant.id):
+        raise HTTPException(404, f"no tenant {key!r} {refusal}")
+    return tenant
+
+
 def tenant_historian(key: str, request: Request, session: DbSession, caller: Caller) -> Historian:
     """The store of tenant ``key``, if TenantScope lets this caller read its raw data."""
     tenant = session.scalar(select(Tenant).where(Tenant.key == key))

@@ -11,9 +11,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
 
-from cloud.principals import DbSession, Scope, require_person
+from cloud.principals import DbSession, Scope, readable_tenant, require_person
 from tenants.models import AuditEvent, Tenant
 from tenants.scope import Principal
 
@@ -33,11 +32,7 @@ class TenantSettingsPatch(BaseModel):
 
 
 def _managed(session: DbSession, key: str, scope: Scope) -> Tenant:
-    # PostgreSQL refuses even to compare a NUL: no tenant key holds one.
-    tenant = None if "\x00" in key else session.scalar(select(Tenant).where(Tenant.key == key))
-    if tenant is None or not scope.can_read_raw(tenant.id):
-        # The same answer for "no such tenant" and "not yours": keys are not to be probed.
-        raise HTTPException(404, f"no tenant {key!r} that you manage")
+    tenant = readable_tenant(session, key, scope, "that you manage")
     if not scope.can_manage(tenant.id):
         raise HTTPException(403, "only the tenant's admin or a platform admin changes settings")
     return tenant

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from cloud.principals import DbSession, Scope, require_person
+from cloud.principals import DbSession, Scope, readable_tenant, require_person
 from cloud.rate_limits import WINDOW_SECONDS, RateLimitsUnavailable, TenantRateLimiter
 from cloud.series_quota import SeriesQuotaUnavailable, SeriesRegistry, TenantSeries
 from historian import Historian, HistorianError
@@ -51,13 +51,9 @@ class TenantUsage(BaseModel):
 
 
 def _readable(session: DbSession, key: str, scope: Scope) -> Tenant:
-    # PostgreSQL refuses even to compare a NUL: no tenant key holds one.
-    tenant = None if "\x00" in key else session.scalar(select(Tenant).where(Tenant.key == key))
-    if tenant is None or not scope.can_read_raw(tenant.id):
-        # The same answer for "no such tenant" and "not yours": keys are not to be probed.
-        # (Whoever may read the usage may read the tenant's data: the 403 below is only
-        # for those who see its data but not its account.)
-        raise HTTPException(404, f"no tenant {key!r} whose usage you may see")
+    # Whoever may read the usage may read the tenant's data: the 403 below is only for
+    # those who see its data but not its account.
+    tenant = readable_tenant(session, key, scope, "whose usage you may see")
     if not scope.can_read_usage(tenant.id):
         # A granted operator or service team sees the tenant's data, not its account.
         raise HTTPException(403, "only the tenant's own people or a platform admin see its usage")

@@ -169,28 +169,26 @@ def test_a_body_marks_every_hour_its_points_fall_in() -> None:
         assert ts - ts % HOUR_NS in hours_of_body(body), ts
     assert -HOUR_NS in hours_of_body(b"telemetry,a=b float=1 -0999999999999")
     # Every magnitude of timestamp, both signs: each point's hour is marked.
-    rng = random.Random(7)
-    stamps = [
+    stamps = _every_magnitude(random.Random(7), 20)
+    body = encode_points([Point(KEYS[0], ts, 1.0) for ts in stamps]).encode()
+    assert {ts - ts % HOUR_NS for ts in stamps} <= hours_of_body(body)
+
+
+def _every_magnitude(rng: random.Random, each: int) -> list[int]:
+    """Timestamps of 1 to 18 digits, both signs, ``each`` of every size, and the ends of
+    InfluxDB's range."""
+    return [
         sign * rng.randrange(10 ** (digits - 1), 10**digits)
         for digits in range(1, 19)
         for sign in (1, -1)
-        for _ in range(20)
+        for _ in range(each)
     ] + [2**63 - 2, -(2**63) + 2]
-    body = encode_points([Point(KEYS[0], ts, 1.0) for ts in stamps]).encode()
-    assert {ts - ts % HOUR_NS for ts in stamps} <= hours_of_body(body)
 
 
 def test_the_validated_timestamps_mark_the_hours_a_scan_of_the_body_would() -> None:
     """Ingest takes the hours from the timestamps validation captured, not from a second
     pass: both give the same hours, whichever path validated the body."""
-    rng = random.Random(11)
-    stamps = [
-        sign * rng.randrange(10 ** (digits - 1), 10**digits)
-        for digits in range(1, 20)
-        for sign in (1, -1)
-        for _ in range(10)
-    ]
-    stamps = [ts for ts in stamps if abs(ts) < 2**63 - 2]
+    stamps = _every_magnitude(random.Random(11), 10)
     fast = encode_points([Point(KEYS[t % 4], ts, 1.0) for t, ts in enumerate(stamps)]).encode()
     odd = b"\n".join(  # leading zeros, and lines only the full parser reads
         [
