@@ -53,7 +53,7 @@ class EdgeAgent:
             sync=config.buffer.sync,
         )
         self.forwarders = [
-            Forwarder(output, self.buffer, c.batch_size, c.flush_interval)
+            Forwarder(output, self.buffer, c.batch_size, c.flush_interval, c.retry_max)
             for output, c in zip(outputs, config.outputs, strict=True)
         ]
         self.pollers: dict[str, DevicePoller] = {

@@ -409,6 +409,9 @@ DeviceConfig = Annotated[OpcUaDeviceConfig | ModbusDeviceConfig, Field(discrimin
 class _OutputBase(_Strict):
     batch_size: int = Field(default=5000, ge=1, le=100_000, description="Points per write.")
     flush_interval: Seconds = Field(default=1.0, description="Longest a point waits to be sent.")
+    retry_max: Seconds = Field(
+        default=30.0, gt=0, description="Longest pause between tries while the output is down."
+    )
 
 
 class SqliteOutputConfig(_OutputBase):

@@ -37,6 +37,7 @@ class Forwarder:
         buffer: StoreAndForwardBuffer,
         batch_size: int = 5000,
         flush_interval: float = 1.0,
+        retry_max: float = 30.0,
     ) -> None:
         self.output = output
         self.buffer = buffer
@@ -45,7 +46,7 @@ class Forwarder:
         self.stats = ForwarderStats()
         self._wake = asyncio.Event()
         self._arrived = 0
-        self._backoff = Backoff(initial=0.5, maximum=30.0)
+        self._backoff = Backoff(initial=0.5, maximum=retry_max)
         self._retry_after: float | None = None
 
     def notify(self, points: int) -> None:
