@@ -39,6 +39,78 @@ def artifacts() -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _each_password_hashed_once() -> Iterator[None]:
+    """Argon2id with the product's parameters costs 0.12 s a hash or a check, on purpose,
+    and the suite's fixtures create and sign in the same few users over and over: about
+    1,700 of them in the tests that run the platform in-process, 190 s of a run. Each
+    distinct computation is now done once a run (platform processes started by tests
+    still hash and check every time)."""
+    from tenants import passwords
+
+    product_hasher = passwords._hasher
+    passwords._hasher = _RememberingHasher()
+    try:
+        yield
+    finally:
+        passwords._hasher = product_hasher
+
+
+class _RememberingHasher:
+    """The product's PasswordHasher, remembering: a password hashes to the same real
+    Argon2id hash (salt and all) each time, and a check of a hash and password repeats
+    the answer, or the error, of the check made the first time."""
+
+    def __init__(self) -> None:
+        from argon2 import PasswordHasher
+
+        self._hasher = PasswordHasher()
+        self._hashes: dict[str | bytes, str] = {}
+        self._checks: dict[tuple[str | bytes, str | bytes], Exception | None] = {}
+
+    def hash(self, password: str | bytes) -> str:
+        if password not in self._hashes:
+            self._hashes[password] = self._hasher.hash(password)
+        return self._hashes[password]
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        key = (hash, password)
+        if key not in self._checks:
+            try:
+                self._hasher.verify(hash, password)
+                self._checks[key] = None
+            except Exception as exc:  # VerificationError, InvalidHashError
+                self._checks[key] = exc
+        error = self._checks[key]
+        if error is not None:
+            raise type(error)(*error.args)
+        return True
+
+    def check_needs_rehash(self, hash: str | bytes) -> bool:
+        return self._hasher.check_needs_rehash(hash)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plant_histories_in_background(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Starts recording the maintenance tests' plant histories (tests.fixtures_maintenance)
+    at the first test, in the order the session will need them, when it needs any."""
+    recordings = ("pump_history", "moulding_history", "pump_failures")
+    needed: list[str] = []
+    for item in request.session.items:
+        needed += [
+            n for n in getattr(item, "fixturenames", ()) if n in recordings and n not in needed
+        ]
+    if not needed:
+        yield
+        return
+    from tests.fixtures_maintenance import recording_in_background
+
+    with recording_in_background(needed, tmp_path_factory):
+        yield
+
+
 @pytest.fixture
 def sqlite_session(tmp_path: Path) -> Iterator[Session]:
     """A session on a fresh, migrated SQLite metadata store (where the engine does not

@@ -11,10 +11,12 @@ from cloud.timeparams import format_instant
 from historian.sqlite_store import SqliteHistorian
 from protocols.simulators import PLANTS
 from tenants.roles import Role
-from tests.fixtures_maintenance import moulding_history  # noqa: F401 (a fixture)
 from tests.maintenance_sim_data import RecordedPlant
 from tests.test_jobs import jobs_world, settings_for
 
+# The session's recorded histories: imported as a fixture here, the moulding history was a
+# second fixture of its own and was recorded twice in a run.
+pytest_plugins = ["tests.fixtures_maintenance"]
 HOUR_NS = 3600 * 10**9
 
 
@@ -32,7 +34,7 @@ def _copy_history(recorded: RecordedPlant, target) -> None:
 
 @pytest.mark.timeout(300)
 def test_train_score_and_alert_jobs_on_a_tenants_history(
-    moulding_history: RecordedPlant,  # noqa: F811
+    moulding_history: RecordedPlant,
     tmp_path: Path,
 ) -> None:
     settings = settings_for(f"sqlite:///{tmp_path / 'meta.db'}", tmp_path)
