@@ -37,7 +37,7 @@ from tests.platform_process import ADMIN, start_replica, stop_replica
 
 BATCH = 5000
 BATCHES = 60
-INGEST_ROUNDS = 9  # paired rounds of each body form
+INGEST_ROUNDS = 11  # paired rounds of each body form
 PLAN_WINDOW_S, PLAN_WINDOW_POINTS = 10, 2_000_000  # the enterprise plan: 200,000 points/s
 CHART_REQUESTS = 20  # repeated chart queries for the median and p95
 T0 = 1_790_000_000_000_000_000
