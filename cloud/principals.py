@@ -29,7 +29,10 @@ def db_session(request: Request) -> Iterator[Session]:
             raise
 
 
-DbSession = Annotated[Session, Depends(db_session)]
+# "function": the session commits when the handler returns, before the response is sent.
+# FastAPI's default would commit after sending it: a client could hear 201, ask again at
+# once and not find what it made, and a failing commit would follow a success answer.
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
 
 
 SESSION_COOKIE = "mz_session"

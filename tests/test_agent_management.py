@@ -461,11 +461,13 @@ async def test_a_real_agent_runs_the_clouds_config_follows_changes_and_starts_fr
     assert cloud.post(
         "/api/tenants", json={"key": "acme", "name": "Acme"}, headers=admin
     ).is_success
-    token = cloud.post(
+    issued = cloud.post(
         "/api/tenants/acme/agent-tokens",
         json={"site": plant.site, "name": "line-edge"},
         headers=admin,
-    ).json()["token"]
+    )
+    assert issued.status_code == 201, (issued.status_code, issued.text)
+    token = issued.json()["token"]
     status_port = free_port()
     config = plant.agent_config(plc_host, plc_port)
     config["agent"]["name"] = "line-edge"
