@@ -26,6 +26,7 @@ from cloud.series_quota import (
     TenantSeries,
 )
 from cloud.timeparams import parse_instant
+from cloud.unavailable import unavailable
 from historian import HistorianError, HistorianUnavailable, Point, SeriesKey
 from historian.base import format_key
 from historian.line_protocol import (
@@ -37,7 +38,7 @@ from historian.line_protocol import (
 from protocols.sample import Value
 from tenants.asset_model import unknown_series
 from tenants.models import Plan, Tenant
-from tenants.scope import Principal, TenantScope
+from tenants.scope import TenantScope
 
 router = APIRouter(prefix="/api/ingest", tags=["ingest"])
 
@@ -61,9 +62,9 @@ _TENANT_AND_PLAN = (
 
 @dataclass(frozen=True, slots=True)
 class _Writer:
-    """The edge agent behind the token, and what ingest needs of its tenant and plan."""
+    """The edge agent behind the token (as its scope), and what ingest needs of its
+    tenant and plan."""
 
-    agent: Principal
     scope: TenantScope  # its write check asks nothing of the (closed) session
     tenant: TenantSeries
     database: str
@@ -86,7 +87,7 @@ def _authenticated_agent(request: Request) -> _Writer:
         session.commit()  # authenticate_agent may have stamped the token's last use
         scope = TenantScope(session, agent)
     tenant = TenantSeries(key, agent.tenant_id or -1, created_at)
-    return _Writer(agent, scope, tenant, database, max_series, rate, unknown_tags)
+    return _Writer(scope, tenant, database, max_series, rate, unknown_tags)
 
 
 class JsonPoint(BaseModel):
@@ -151,8 +152,8 @@ def _store(request: Request, writer: _Writer, batch: _Batch) -> Response:
     Redis, the series store): one trip to a worker thread does all of it."""
     # The distinct series of the request; the checks run per series, not per point.
     series_keys = set(batch.validated.series_keys)
-    agent, tenant_series, rate = writer.agent, writer.tenant, writer.rate
-    tenant_id = agent.tenant_id or -1
+    tenant_series, rate = writer.tenant, writer.rate
+    tenant_id = tenant_series.id
     foreign = [key for key in series_keys if not writer.scope.can_write(tenant_id, key.site)]
     if foreign:
         first = min(foreign, key=batch.first)
@@ -176,7 +177,7 @@ def _store(request: Request, writer: _Writer, batch: _Batch) -> Response:
         # registry knows passed this check, or were stored before it; known series cost
         # nothing here. GET /api/tenants/{key}/unknown-series lists what was let in.
         with request.app.state.sessions() as session:
-            unknown = unknown_series(session, agent.tenant_id or -1, series_keys)
+            unknown = unknown_series(session, tenant_id, series_keys)
         if unknown:
             first = min(unknown, key=batch.first)
             if writer.unknown_tags == "reject":
@@ -204,12 +205,12 @@ def _store(request: Request, writer: _Writer, batch: _Batch) -> Response:
         except HistorianUnavailable as exc:
             raise _unavailable(exc) from None
         except SeriesQuotaUnavailable as exc:
-            raise HTTPException(503, f"{exc}; retry shortly", {"Retry-After": "5"}) from None
+            raise unavailable(f"{exc}; retry shortly") from None
     try:
         wait = limiter.admit(tenant_series.key, batch.point_count, rate)
     except RateLimitsUnavailable as exc:
         # Known series never asked Redis; the rate is the first to find it away.
-        raise HTTPException(503, f"{exc}; retry shortly", {"Retry-After": "5"}) from None
+        raise unavailable(f"{exc}; retry shortly") from None
     if wait is not None:
         raise HTTPException(
             429,
@@ -230,7 +231,7 @@ def _store(request: Request, writer: _Writer, batch: _Batch) -> Response:
 
 
 def _unavailable(exc: HistorianError) -> HTTPException:
-    return HTTPException(503, f"the time-series store is unavailable: {exc}", {"Retry-After": "5"})
+    return unavailable(f"the time-series store is unavailable: {exc}")
 
 
 @router.post("", status_code=204, response_class=Response)

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from cloud.deps import get_historian
 from cloud.downsampling import MS, format_window, pick_window, window_count
 from cloud.timeparams import format_instant, parse_instant
+from cloud.unavailable import unavailable
 from historian import Aggregate, Historian, HistorianError, HistorianUnavailable, SeriesKey
 from historian.durations import parse_duration
 from historian.influxql import MAX_TIME_NS, MIN_TIME_NS
@@ -38,7 +39,6 @@ MAX_SERIES = 200  # per request: a chart of more is unreadable, and it bounds th
 DEFAULT_MAX_POINTS = 1_000  # about one point per pixel of a wide chart
 MAX_POINTS_CAP = 10_000
 MAX_NAME_LENGTH = 1_024
-RETRY_AFTER_S = "5"
 
 _UNAVAILABLE = {"description": "The time-series store is unreachable; retry after Retry-After."}
 
@@ -214,9 +214,7 @@ def _call(function: Callable[..., T], *args: Any) -> T:
     try:
         return function(*args)
     except (HistorianUnavailable, OSError) as exc:
-        raise HTTPException(
-            503, f"the time-series store is unavailable: {exc}", {"Retry-After": RETRY_AFTER_S}
-        ) from None
+        raise unavailable(f"the time-series store is unavailable: {exc}") from None
     except AggregateRefused as exc:
         raise _invalid("aggregate", str(exc)) from None
     except HistorianError as exc:

@@ -75,10 +75,9 @@ class TenantRateLimiter:
     def admit(self, tenant_key: str, points: int, per_second: int) -> float | None:
         """None when ``points`` fit the tenant's quota now; else seconds to wait.
         Blocking (Redis); raises RateLimitsUnavailable while Redis is away."""
-        limit = per_second * WINDOW_SECONDS
+        limit = self.window_capacity(per_second)
         if self._windows is not None:
-            # Keyed by the limit too, as limits keys it: a plan change starts a new count.
-            wait = self._windows.hit(f"{tenant_key}/{limit}", points, limit, WINDOW_SECONDS)
+            wait = self._windows.hit(_process_key(tenant_key, limit), points, limit, WINDOW_SECONDS)
             return None if wait is None else max(1.0, math.ceil(wait))
         item = RateLimitItemPerSecond(limit, WINDOW_SECONDS)
         try:
@@ -92,9 +91,9 @@ class TenantRateLimiter:
     def window_use(self, tenant_key: str, per_second: int) -> WindowUse:
         """What the tenant's current window has counted, without counting anything.
         Blocking (Redis); raises RateLimitsUnavailable while Redis is away."""
-        limit = per_second * WINDOW_SECONDS
+        limit = self.window_capacity(per_second)
         if self._windows is not None:
-            counted, resets_in = self._windows.current(f"{tenant_key}/{limit}")
+            counted, resets_in = self._windows.current(_process_key(tenant_key, limit))
             return WindowUse(counted, limit, resets_in)
         # The key admit's hits go to; the Storage API's get (the counter) and get_expiry,
         # not get_window_stats, whose "remaining" stops at 0 and so hides refused points.
@@ -109,3 +108,8 @@ class TenantRateLimiter:
     @staticmethod
     def window_capacity(per_second: int) -> int:
         return per_second * WINDOW_SECONDS
+
+
+def _process_key(tenant_key: str, limit: int) -> str:
+    # Keyed by the limit too, as limits keys it: a plan change starts a new count.
+    return f"{tenant_key}/{limit}"

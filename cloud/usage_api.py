@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 from cloud.principals import DbSession, Scope, readable_tenant, require_person
 from cloud.rate_limits import WINDOW_SECONDS, RateLimitsUnavailable, TenantRateLimiter
 from cloud.series_quota import SeriesQuotaUnavailable, SeriesRegistry, TenantSeries
+from cloud.unavailable import unavailable
 from historian import Historian, HistorianError
 from tenants.models import AgentToken, Tenant, User
 from tenants.scope import Principal
 
 router = APIRouter(prefix="/api/tenants/{key}/usage", tags=["tenants"])
 Person = Annotated[Principal, Depends(require_person)]
-RETRY_AFTER_S = "5"
 
 
 class Quota(BaseModel):
@@ -60,10 +60,6 @@ def _readable(session: DbSession, key: str, scope: Scope) -> Tenant:
     return tenant
 
 
-def _unavailable(what: str) -> HTTPException:
-    return HTTPException(503, f"{what}; retry shortly", {"Retry-After": RETRY_AFTER_S})
-
-
 def _series_in_use(registry: SeriesRegistry, tenant: Tenant, historian: Historian) -> int:
     """The series the quota counts; before the tenant's set was started (its first new
     series since this registry began), the series its store holds, which is what the set
@@ -71,14 +67,15 @@ def _series_in_use(registry: SeriesRegistry, tenant: Tenant, historian: Historia
     try:
         in_use = registry.in_use(TenantSeries(tenant.key, tenant.id, tenant.created_at))
     except SeriesQuotaUnavailable as exc:
-        raise _unavailable(str(exc)) from None
+        raise unavailable(f"{exc}; retry shortly") from None
     if in_use is not None:
         return in_use
     try:
         # One kind per series is not guaranteed: a series counts once, as when seeding.
         return len({info.key for info in historian.list_series()})
     except HistorianError as exc:
-        raise _unavailable(f"the time-series store cannot count the series: {exc}") from None
+        detail = f"the time-series store cannot count the series: {exc}; retry shortly"
+        raise unavailable(detail) from None
 
 
 @router.get("", response_model=TenantUsage)
@@ -108,7 +105,7 @@ def tenant_usage(request: Request, session: Session, tenant: Tenant) -> TenantUs
     try:
         window = limiter.window_use(tenant.key, plan.ingest_points_per_s)
     except RateLimitsUnavailable as exc:
-        raise _unavailable(str(exc)) from None
+        raise unavailable(f"{exc}; retry shortly") from None
     historian = request.app.state.storage.historian(tenant.storage_database)
     series = _series_in_use(request.app.state.series_registry, tenant, historian)
     return TenantUsage(
